@@ -1,0 +1,331 @@
+//! Every instrument name, unit, description, attribute key and bucket list mlotel emits.
+//!
+//! This module is the single source of truth: instruments are created from [`CATALOGUE`]
+//! and `docs/metrics.md` is checked against it (and against the real `/metrics` output) by
+//! the integration tests. Names follow the OpenTelemetry semantic conventions where one
+//! exists (`http.*`, `process.*`, `error.type`, `otel.sdk.*`) and are our own `ml.*`
+//! namespace where none does.
+
+/// The kind of an instrument, as the OpenTelemetry API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstrumentKind {
+    /// A monotonic sum (`Counter` / `ObservableCounter`).
+    Counter,
+    /// A non-monotonic sum (`UpDownCounter`).
+    UpDownCounter,
+    /// A histogram with explicit bucket boundaries.
+    Histogram,
+    /// A last-value gauge (`Gauge` / `ObservableGauge`).
+    Gauge,
+}
+
+/// Name, unit, description and attribute keys of one instrument.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstrumentSpec {
+    /// OpenTelemetry instrument name, e.g. `ml.prediction.duration`.
+    pub name: &'static str,
+    /// UCUM unit, e.g. `s`, `1`, `{prediction}`.
+    pub unit: &'static str,
+    /// One-sentence description carried to every backend.
+    pub description: &'static str,
+    /// The instrument kind.
+    pub kind: InstrumentKind,
+    /// Attribute keys a data point of this instrument may carry.
+    pub attributes: &'static [&'static str],
+    /// Explicit histogram bucket boundaries (empty unless `kind` is `Histogram`).
+    pub buckets: &'static [f64],
+}
+
+/// Attribute keys.
+pub mod attr {
+    /// Model name (our own namespace).
+    pub const MODEL_NAME: &str = "ml.model.name";
+    /// Model version.
+    pub const MODEL_VERSION: &str = "ml.model.version";
+    /// `ok`, `error`, `panic` or `cancelled`; see [`super::outcome`].
+    pub const PREDICTION_OUTCOME: &str = "ml.prediction.outcome";
+    /// Predicted label, from the model's declared (bounded) label set.
+    pub const PREDICTION_LABEL: &str = "ml.prediction.label";
+    /// Confidence of a prediction (span attribute only).
+    pub const PREDICTION_CONFIDENCE: &str = "ml.prediction.confidence";
+    /// Rows in a batch prediction (span attribute only).
+    pub const PREDICTION_BATCH_SIZE: &str = "ml.prediction.batch_size";
+    /// Input feature name (from the model's schema).
+    pub const FEATURE_NAME: &str = "ml.feature.name";
+    /// Drift statistic: `psi`, `jensen_shannon`, `ks`, `wasserstein`, `chi_square`.
+    pub const DRIFT_METHOD: &str = "ml.drift.method";
+    /// Semantic-convention error class.
+    pub const ERROR_TYPE: &str = "error.type";
+    /// Semantic-convention component type of an SDK exporter or processor.
+    pub const OTEL_COMPONENT_TYPE: &str = "otel.component.type";
+}
+
+/// Values of [`attr::PREDICTION_OUTCOME`].
+pub mod outcome {
+    /// The function returned a value that is not an error.
+    pub const OK: &str = "ok";
+    /// The function returned an `Err` (or an output that reports an error).
+    pub const ERROR: &str = "error";
+    /// The function panicked.
+    pub const PANIC: &str = "panic";
+    /// The future was dropped before it completed.
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// Label recorded in place of any label outside the model's declared set.
+pub const OTHER_LABEL: &str = "__other__";
+
+/// Prediction latency buckets, in seconds: they start below a millisecond because small
+/// models answer in microseconds.
+pub const PREDICTION_DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Confidence buckets (unitless, 0..=1).
+pub const CONFIDENCE_BUCKETS: &[f64] = &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
+
+/// HTTP server duration buckets from the HTTP semantic conventions, in seconds.
+pub const HTTP_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+const MODEL: &[&str] = &[attr::MODEL_NAME, attr::MODEL_VERSION];
+const MODEL_OUTCOME: &[&str] = &[
+    attr::MODEL_NAME,
+    attr::MODEL_VERSION,
+    attr::PREDICTION_OUTCOME,
+    attr::ERROR_TYPE,
+];
+const MODEL_OUTCOME_LABEL: &[&str] = &[
+    attr::MODEL_NAME,
+    attr::MODEL_VERSION,
+    attr::PREDICTION_OUTCOME,
+    attr::ERROR_TYPE,
+    attr::PREDICTION_LABEL,
+];
+const MODEL_FEATURE: &[&str] = &[attr::MODEL_NAME, attr::MODEL_VERSION, attr::FEATURE_NAME];
+
+/// `ml.prediction.duration`: wall time of one prediction call (a whole batch counts once).
+pub const PREDICTION_DURATION: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.duration",
+    unit: "s",
+    description: "Duration of prediction calls.",
+    kind: InstrumentKind::Histogram,
+    attributes: MODEL_OUTCOME,
+    buckets: PREDICTION_DURATION_BUCKETS,
+};
+
+/// `ml.predictions`: predictions made (one per row of a batch).
+pub const PREDICTIONS: InstrumentSpec = InstrumentSpec {
+    name: "ml.predictions",
+    unit: "{prediction}",
+    description: "Number of predictions made, by outcome and predicted label.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL_OUTCOME_LABEL,
+    buckets: &[],
+};
+
+/// `ml.prediction.confidence`: confidence of each prediction that has one.
+pub const PREDICTION_CONFIDENCE: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.confidence",
+    unit: "1",
+    description: "Confidence (top class probability or model score) of predictions.",
+    kind: InstrumentKind::Histogram,
+    attributes: MODEL,
+    buckets: CONFIDENCE_BUCKETS,
+};
+
+/// `ml.predictions.active`: prediction calls in progress.
+pub const PREDICTIONS_ACTIVE: InstrumentSpec = InstrumentSpec {
+    name: "ml.predictions.active",
+    unit: "{prediction}",
+    description: "Number of prediction calls in progress.",
+    kind: InstrumentKind::UpDownCounter,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.model.loaded`: 1 once the model version is loaded and serving, else 0.
+pub const MODEL_LOADED: InstrumentSpec = InstrumentSpec {
+    name: "ml.model.loaded",
+    unit: "1",
+    description: "Whether the model version is loaded and serving (1) or not (0).",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.model.info`: always 1; carries the model's identity for joins in PromQL.
+pub const MODEL_INFO: InstrumentSpec = InstrumentSpec {
+    name: "ml.model.info",
+    unit: "1",
+    description: "Information about a registered model version; always 1.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.model.load.duration`: how long the model version took to load.
+pub const MODEL_LOAD_DURATION: InstrumentSpec = InstrumentSpec {
+    name: "ml.model.load.duration",
+    unit: "s",
+    description: "Time the model version took to load.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.feature.missing`: input values that were missing or NaN.
+pub const FEATURE_MISSING: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.missing",
+    unit: "{value}",
+    description: "Input feature values that were missing or NaN.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL_FEATURE,
+    buckets: &[],
+};
+
+/// `ml.feature.out_of_range`: input values outside the reference range.
+pub const FEATURE_OUT_OF_RANGE: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.out_of_range",
+    unit: "{value}",
+    description: "Input feature values outside the range seen in the reference data.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL_FEATURE,
+    buckets: &[],
+};
+
+/// `ml.feature.drift`: drift statistic of one feature over the current window.
+pub const FEATURE_DRIFT: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.drift",
+    unit: "1",
+    description: "Drift of a feature's window distribution from its reference, by method.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::FEATURE_NAME,
+        attr::DRIFT_METHOD,
+    ],
+    buckets: &[],
+};
+
+/// `ml.prediction.drift`: drift of the predicted-label distribution.
+pub const PREDICTION_DRIFT: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.drift",
+    unit: "1",
+    description: "Drift of the prediction distribution from its reference, by method.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[attr::MODEL_NAME, attr::MODEL_VERSION, attr::DRIFT_METHOD],
+    buckets: &[],
+};
+
+/// `ml.dataset.drift_share`: share of features whose drift crossed its threshold.
+pub const DATASET_DRIFT_SHARE: InstrumentSpec = InstrumentSpec {
+    name: "ml.dataset.drift_share",
+    unit: "1",
+    description: "Share of the model's features detected as drifted.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `otel.sdk.exporter.span.exported`: spans handed to the exporter (semantic convention).
+pub const EXPORTER_SPANS: InstrumentSpec = InstrumentSpec {
+    name: "otel.sdk.exporter.span.exported",
+    unit: "{span}",
+    description: "Spans the exporter attempted to send; failed ones carry error.type.",
+    kind: InstrumentKind::Counter,
+    attributes: &[attr::OTEL_COMPONENT_TYPE, attr::ERROR_TYPE],
+    buckets: &[],
+};
+
+/// `otel.sdk.exporter.metric_data_point.exported` (semantic convention).
+pub const EXPORTER_METRIC_POINTS: InstrumentSpec = InstrumentSpec {
+    name: "otel.sdk.exporter.metric_data_point.exported",
+    unit: "{data_point}",
+    description: "Metric data points the exporter attempted to send; failed ones carry error.type.",
+    kind: InstrumentKind::Counter,
+    attributes: &[attr::OTEL_COMPONENT_TYPE, attr::ERROR_TYPE],
+    buckets: &[],
+};
+
+/// `otel.sdk.exporter.log.exported` (semantic convention).
+pub const EXPORTER_LOGS: InstrumentSpec = InstrumentSpec {
+    name: "otel.sdk.exporter.log.exported",
+    unit: "{log_record}",
+    description: "Log records the exporter attempted to send; failed ones carry error.type.",
+    kind: InstrumentKind::Counter,
+    attributes: &[attr::OTEL_COMPONENT_TYPE, attr::ERROR_TYPE],
+    buckets: &[],
+};
+
+/// `otel.sdk.processor.span.processed`: spans dropped before export carry
+/// `error.type=queue_full` (semantic convention).
+pub const PROCESSOR_SPANS: InstrumentSpec = InstrumentSpec {
+    name: "otel.sdk.processor.span.processed",
+    unit: "{span}",
+    description: "Spans that went through the batching processor; dropped ones carry error.type.",
+    kind: InstrumentKind::Counter,
+    attributes: &[attr::OTEL_COMPONENT_TYPE, attr::ERROR_TYPE],
+    buckets: &[],
+};
+
+/// Every instrument mlotel defines, in documentation order.
+///
+/// The HTTP and process instruments of the actix integration join this list with that
+/// integration; their names are fixed by the semantic conventions.
+pub const CATALOGUE: &[InstrumentSpec] = &[
+    PREDICTION_DURATION,
+    PREDICTIONS,
+    PREDICTION_CONFIDENCE,
+    PREDICTIONS_ACTIVE,
+    MODEL_LOADED,
+    MODEL_INFO,
+    MODEL_LOAD_DURATION,
+    FEATURE_MISSING,
+    FEATURE_OUT_OF_RANGE,
+    FEATURE_DRIFT,
+    PREDICTION_DRIFT,
+    DATASET_DRIFT_SHARE,
+    EXPORTER_SPANS,
+    EXPORTER_METRIC_POINTS,
+    EXPORTER_LOGS,
+    PROCESSOR_SPANS,
+];
+
+/// Span name of a prediction: `predict {model}`.
+pub fn prediction_span_name(model: &str) -> String {
+    format!("predict {model}")
+}
+
+/// Instrumentation scope name of everything mlotel records.
+pub const SCOPE_NAME: &str = "mlotel";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_histograms_have_sorted_buckets() {
+        let mut names: Vec<_> = CATALOGUE.iter().map(|spec| spec.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len(), "duplicate instrument name");
+        for spec in CATALOGUE {
+            let is_histogram = spec.kind == InstrumentKind::Histogram;
+            assert_eq!(is_histogram, !spec.buckets.is_empty(), "{}", spec.name);
+            assert!(
+                spec.buckets.windows(2).all(|pair| pair[0] < pair[1]),
+                "{} buckets not increasing",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn prediction_buckets_start_below_a_millisecond() {
+        assert!(PREDICTION_DURATION_BUCKETS[0] < 0.001);
+        assert_eq!(PREDICTION_DURATION_BUCKETS.len(), 14);
+    }
+}

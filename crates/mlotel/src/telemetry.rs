@@ -1,0 +1,490 @@
+//! The one entry point of set-up: [`Telemetry::builder`] assembles the tracer, meter and
+//! logger providers, their exporters and the `tracing` bridge; the returned [`Telemetry`]
+//! flushes everything when shut down or dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{InstrumentationScope, global};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
+use tracing::Subscriber;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Settings, Signal};
+use crate::error::InstallError;
+use crate::export_health::{self, ExportCounters, ExporterStatus};
+use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
+use crate::logging::{self, JsonLogFormat};
+use crate::model::{ModelInstruments, ModelInstrumentsBuilder};
+use crate::names;
+use crate::otlp::{self, ExportRuntime};
+#[cfg(feature = "prometheus")]
+use crate::prometheus::PrometheusHandle;
+use crate::resource;
+
+/// Spans waiting for export at most; beyond it spans are dropped and counted.
+const SPAN_QUEUE_CAPACITY: usize = 2048;
+
+/// Configures telemetry in code; every value can be overridden by its `OTEL_*` variable.
+#[derive(Debug, Clone)]
+#[must_use = "call build() or install()"]
+pub struct TelemetryBuilder {
+    code: CodeSettings,
+    env: Option<Env>,
+    install_logging: bool,
+}
+
+impl TelemetryBuilder {
+    /// `service.name` (overridden by `OTEL_SERVICE_NAME`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.code.service_name = Some(name.into());
+        self
+    }
+
+    /// `service.version`, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.code.service_version = Some(version.into());
+        self
+    }
+
+    /// An extra resource attribute, e.g. `deployment.environment.name`.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.code
+            .resource_attributes
+            .push((key.into(), value.into()));
+        self
+    }
+
+    /// Base URL of the OTLP receiver, as `OTEL_EXPORTER_OTLP_ENDPOINT` takes it
+    /// (`http://collector:4317` for gRPC, `http://collector:4318` for HTTP).
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.code.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// OTLP transport for every signal (default HTTP/protobuf, as the specification says).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.code.protocol = Some(protocol);
+        self
+    }
+
+    /// A header sent with every export request (authentication, tenant).
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.code.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Timeout of one export request (default 10 s).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.code.export_timeout = Some(timeout);
+        self
+    }
+
+    /// The trace sampler (default parent-based always-on).
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.code.sampler = Some(sampler);
+        self
+    }
+
+    /// How often metrics are pushed over OTLP (default 60 s).
+    pub fn metric_export_interval(mut self, interval: Duration) -> Self {
+        self.code.metric_export_interval = Some(interval);
+        self
+    }
+
+    /// Trace exporters, as `OTEL_TRACES_EXPORTER` takes them: `otlp` or `none`.
+    pub fn traces_exporter(mut self, exporters: impl Into<String>) -> Self {
+        self.code.traces_exporter = Some(exporters.into());
+        self
+    }
+
+    /// Metric exporters, as `OTEL_METRICS_EXPORTER` takes them: a comma-separated list of
+    /// `otlp` and `prometheus`, or `none` (default `otlp,prometheus`).
+    pub fn metrics_exporter(mut self, exporters: impl Into<String>) -> Self {
+        self.code.metrics_exporter = Some(exporters.into());
+        self
+    }
+
+    /// Log exporters, as `OTEL_LOGS_EXPORTER` takes them: `otlp` or `none` (default `none`:
+    /// logs go to stdout as JSON lines either way).
+    pub fn logs_exporter(mut self, exporters: impl Into<String>) -> Self {
+        self.code.logs_exporter = Some(exporters.into());
+        self
+    }
+
+    /// Reads configuration from these variables instead of the process environment
+    /// (for tests, or to embed mlotel in a program with its own configuration).
+    pub fn env_vars<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.env = Some(Env::from_pairs(vars));
+        self
+    }
+
+    /// Whether [`install`](Self::install) also sets the global `tracing` subscriber (JSON
+    /// lines on stdout plus the OpenTelemetry bridge). Default `true`.
+    pub fn install_logging(mut self, install: bool) -> Self {
+        self.install_logging = install;
+        self
+    }
+
+    /// Builds the providers and exporters without touching any global state.
+    pub fn build(self) -> Result<Telemetry, InstallError> {
+        let env = self.env.unwrap_or_else(Env::from_process);
+        let settings = config::resolve(&self.code, &env)?;
+        Telemetry::from_settings(settings, env)
+    }
+
+    /// Builds, then installs globally: the OpenTelemetry tracer and meter providers, the
+    /// W3C trace-context and baggage propagators, and (unless turned off) the `tracing`
+    /// subscriber. Keep the returned guard alive for the life of the program.
+    pub fn install(self) -> Result<Telemetry, InstallError> {
+        let install_logging = self.install_logging;
+        let telemetry = self.build()?;
+        if install_logging {
+            let subscriber = tracing_subscriber::registry()
+                .with(logging::env_filter(telemetry.rust_log.as_deref()))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .event_format(JsonLogFormat)
+                        .with_writer(std::io::stdout),
+                )
+                .with(telemetry.tracing_layer());
+            tracing::subscriber::set_global_default(subscriber)
+                .map_err(|_| InstallError::SubscriberAlreadySet)?;
+        }
+        global::set_tracer_provider(telemetry.tracer_provider.clone());
+        global::set_meter_provider(telemetry.meter_provider.clone());
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        for warning in &telemetry.warnings {
+            tracing::warn!(target: "mlotel", "{warning}");
+        }
+        tracing::info!(
+            target: "mlotel",
+            service = %telemetry.service_name,
+            traces = %telemetry.exporters_of(Signal::Traces),
+            metrics = %telemetry.exporters_of(Signal::Metrics),
+            prometheus = telemetry.has_prometheus(),
+            "telemetry installed"
+        );
+        Ok(telemetry)
+    }
+}
+
+/// Installed telemetry. Shut it down (or drop it) at exit: that flushes what was recorded.
+pub struct Telemetry {
+    service_name: String,
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    logger_provider: Option<SdkLoggerProvider>,
+    #[cfg(feature = "prometheus")]
+    prometheus: Option<PrometheusHandle>,
+    exporters: Vec<Arc<ExportCounters>>,
+    warnings: Vec<String>,
+    rust_log: Option<String>,
+    shut_down: bool,
+    /// Declared last so it is dropped after the providers have shut down.
+    _runtime: ExportRuntime,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Telemetry")
+            .field("service_name", &self.service_name)
+            .field("exporters", &self.export_status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Some provider failed to flush or shut down; what it recorded may be partly lost.
+#[derive(Debug, thiserror::Error)]
+#[error("telemetry shutdown incomplete: {}", .failures.join("; "))]
+pub struct ShutdownError {
+    /// One entry per signal that failed, with the SDK's reason.
+    pub failures: Vec<String>,
+}
+
+impl Telemetry {
+    /// Starts configuring telemetry.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder {
+            code: CodeSettings::default(),
+            env: None,
+            install_logging: true,
+        }
+    }
+
+    fn from_settings(settings: Settings, env: Env) -> Result<Self, InstallError> {
+        let resource = resource::build(&settings);
+        let mut runtime = ExportRuntime::new();
+        let mut exporters = Vec::new();
+        let mut counters_for = |signal: Signal, target: &config::OtlpTarget| {
+            let counters = ExportCounters::new(
+                signal,
+                otlp::component_type(signal, target.protocol),
+                target.endpoint.clone(),
+            );
+            exporters.push(Arc::clone(&counters));
+            counters
+        };
+
+        let mut tracer_provider = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(sdk_sampler(if settings.sdk_disabled {
+                Sampler::AlwaysOff
+            } else {
+                settings.sampler
+            }));
+        if let Some(target) = &settings.traces {
+            let exporter = otlp::span_exporter(&mut runtime, target)?;
+            let processor = bounded_span_pipeline(
+                exporter,
+                counters_for(Signal::Traces, target),
+                SPAN_QUEUE_CAPACITY,
+                |exporter| {
+                    BatchSpanProcessor::builder(exporter)
+                        .with_batch_config(
+                            BatchConfigBuilder::default()
+                                .with_max_queue_size(SPAN_QUEUE_CAPACITY)
+                                .build(),
+                        )
+                        .build()
+                },
+            );
+            tracer_provider = tracer_provider.with_span_processor(processor);
+        }
+
+        let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
+        if let Some(target) = &settings.metrics {
+            let exporter = CountingMetricExporter {
+                inner: otlp::metric_exporter(&mut runtime, target)?,
+                counters: counters_for(Signal::Metrics, target),
+            };
+            meter_provider = meter_provider.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(settings.metric_export_interval)
+                    .build(),
+            );
+        }
+        #[cfg(feature = "prometheus")]
+        let prometheus = if settings.prometheus {
+            let (handle, reader) = PrometheusHandle::new()?;
+            meter_provider = meter_provider.with_reader(reader);
+            Some(handle)
+        } else {
+            None
+        };
+
+        let logger_provider = match &settings.logs {
+            Some(target) => Some(
+                SdkLoggerProvider::builder()
+                    .with_resource(resource)
+                    .with_batch_exporter(CountingLogExporter {
+                        inner: otlp::log_exporter(&mut runtime, target)?,
+                        counters: counters_for(Signal::Logs, target),
+                    })
+                    .build(),
+            ),
+            None => None,
+        };
+
+        let telemetry = Self {
+            service_name: settings.service_name,
+            tracer_provider: tracer_provider.build(),
+            meter_provider: meter_provider.build(),
+            logger_provider,
+            #[cfg(feature = "prometheus")]
+            prometheus,
+            exporters,
+            warnings: settings.warnings,
+            rust_log: env.rust_log(),
+            shut_down: false,
+            _runtime: runtime,
+        };
+        export_health::register_self_metrics(&telemetry.meter(), &telemetry.exporters);
+        Ok(telemetry)
+    }
+
+    /// The resolved `service.name`.
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// The tracer provider (already global after [`TelemetryBuilder::install`]).
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer_provider
+    }
+
+    /// The meter provider (already global after [`TelemetryBuilder::install`]).
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
+    /// mlotel's meter, for instruments of your own that should share the pipeline.
+    pub fn meter(&self) -> opentelemetry::metrics::Meter {
+        use opentelemetry::metrics::MeterProvider as _;
+        self.meter_provider.meter_with_scope(scope())
+    }
+
+    fn tracer(&self) -> SdkTracer {
+        self.tracer_provider.tracer_with_scope(scope())
+    }
+
+    /// Creates the instruments of one model version, e.g.
+    /// `telemetry.model(ModelInstruments::builder("iris").version("2.0.0"))`.
+    pub fn model(&self, model: ModelInstrumentsBuilder) -> ModelInstruments {
+        model.build(&self.meter(), self.tracer())
+    }
+
+    /// The Prometheus exposition of every instrument, if the `prometheus` exporter is on.
+    #[cfg(feature = "prometheus")]
+    pub fn prometheus(&self) -> Option<PrometheusHandle> {
+        self.prometheus.clone()
+    }
+
+    fn has_prometheus(&self) -> bool {
+        #[cfg(feature = "prometheus")]
+        return self.prometheus.is_some();
+        #[cfg(not(feature = "prometheus"))]
+        false
+    }
+
+    /// Health of each OTLP exporter: items sent, failed and dropped, last success.
+    pub fn export_status(&self) -> Vec<ExporterStatus> {
+        self.exporters
+            .iter()
+            .map(|counters| counters.status())
+            .collect()
+    }
+
+    /// `component endpoint` of each exporter of `signal`, or `none`, for the start-up log.
+    fn exporters_of(&self, signal: Signal) -> String {
+        let exporters: Vec<_> = self
+            .export_status()
+            .into_iter()
+            .filter(|status| status.signal == signal.name())
+            .map(|status| format!("{} {}", status.component_type, status.endpoint))
+            .collect();
+        if exporters.is_empty() {
+            "none".to_owned()
+        } else {
+            exporters.join(", ")
+        }
+    }
+
+    /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans (nesting with
+    /// mlotel's own) and, when OTLP logs are on, events into log records. Add it to your
+    /// own subscriber when you [`build`](TelemetryBuilder::build) instead of installing.
+    pub fn tracing_layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    where
+        S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+    {
+        let spans = tracing_opentelemetry::layer()
+            .with_tracer(self.tracer())
+            .with_error_records_to_exceptions(true);
+        let logs = self.logger_provider.as_ref().map(|provider| {
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
+                .with_filter(filter_fn(|metadata| {
+                    !logging::is_export_internal(metadata.target())
+                }))
+        });
+        spans.and_then(logs)
+    }
+
+    /// Exports everything recorded so far, waiting for the exporters.
+    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        let mut failures = Vec::new();
+        if let Err(error) = self.tracer_provider.force_flush() {
+            failures.push(format!("traces: {error}"));
+        }
+        if let Err(error) = self.meter_provider.force_flush() {
+            failures.push(format!("metrics: {error}"));
+        }
+        if let Some(Err(error)) = self
+            .logger_provider
+            .as_ref()
+            .map(SdkLoggerProvider::force_flush)
+        {
+            failures.push(format!("logs: {error}"));
+        }
+        into_result(failures)
+    }
+
+    /// Flushes and stops every provider; recording afterwards is a no-op.
+    pub fn shutdown(mut self) -> Result<(), ShutdownError> {
+        self.shutdown_providers()
+    }
+
+    fn shutdown_providers(&mut self) -> Result<(), ShutdownError> {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return Ok(());
+        }
+        let mut failures = Vec::new();
+        if let Err(error) = self.tracer_provider.shutdown() {
+            failures.push(format!("traces: {error}"));
+        }
+        if let Err(error) = self.meter_provider.shutdown() {
+            failures.push(format!("metrics: {error}"));
+        }
+        if let Some(Err(error)) = self
+            .logger_provider
+            .as_ref()
+            .map(SdkLoggerProvider::shutdown)
+        {
+            failures.push(format!("logs: {error}"));
+        }
+        into_result(failures)
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown_providers() {
+            tracing::warn!(target: "mlotel::export", %error, "telemetry shutdown on drop");
+        }
+    }
+}
+
+fn into_result(failures: Vec<String>) -> Result<(), ShutdownError> {
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ShutdownError { failures })
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(names::SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler as Sdk;
+    match sampler {
+        Sampler::AlwaysOn => Sdk::AlwaysOn,
+        Sampler::AlwaysOff => Sdk::AlwaysOff,
+        Sampler::TraceIdRatio(ratio) => Sdk::TraceIdRatioBased(ratio),
+        Sampler::ParentBasedAlwaysOn => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
+        Sampler::ParentBasedAlwaysOff => Sdk::ParentBased(Box::new(Sdk::AlwaysOff)),
+        Sampler::ParentBasedTraceIdRatio(ratio) => {
+            Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(ratio)))
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Wire-level test harness for mlotel: an in-process OTLP receiver that records what arrives.
+//!
+//! [`OtlpReceiver`] speaks OTLP over gRPC ([`OtlpReceiver::grpc`]) or HTTP/protobuf
+//! ([`OtlpReceiver::http`]) on `127.0.0.1`. It runs its own tokio runtime on a background
+//! thread, so tests are plain synchronous `#[test]` functions and the code under test (which
+//! does blocking flushes) never shares a runtime with the receiver. Dropping the receiver, or
+//! calling [`OtlpReceiver::stop`], shuts the server down and frees the port.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mlotel_tests::OtlpReceiver;
+//!
+//! let receiver = OtlpReceiver::grpc();
+//! // ... point the exporter at `receiver.endpoint()` and emit telemetry ...
+//! let span = receiver.wait_for_span("predict", Duration::from_secs(5));
+//! assert_eq!(span.attr_str("ml.model.name"), Some("iris"));
+//! ```
+//!
+//! Every request is recorded with its headers (HTTP headers or gRPC metadata) and can be
+//! queried as flattened views ([`ReceivedSpan`], [`ReceivedMetric`], [`ReceivedLog`]) that
+//! carry the resource attributes and instrumentation scope they arrived with.
+
+mod grpc;
+mod http;
+mod received;
+mod receiver;
+mod store;
+#[cfg(test)]
+mod testutil;
+mod wait;
+
+/// The generated OTLP protobuf types (`opentelemetry_proto::tonic`), re-exported so tests can
+/// build and inspect messages without depending on `opentelemetry-proto` themselves.
+pub use opentelemetry_proto::tonic as proto;
+
+pub use received::{
+    Attributes, MetricKind, ReceivedLog, ReceivedMetric, ReceivedSpan, any_value_to_string, attr,
+    attr_bool, attr_f64, attr_i64, attr_str, find_point, hex, number_f64, number_i64,
+};
+pub use receiver::{OtlpReceiver, Protocol};
+pub use store::{Payload, RecordedRequest, Rejection, Signal};
