@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): formatting, lints, every test, the benches in quick
+# mode, and the real-receiver smoke test. Installs what it needs when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain components"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace
+
+step "benches compile and run once (quick mode)"
+cargo bench --workspace -- --test
+
+step "real OTLP receiver (rotel) over gRPC and HTTP"
+scripts/otlp-receiver-smoke.sh
