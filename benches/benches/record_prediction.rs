@@ -3,6 +3,9 @@
 //!
 //! Run with: `cargo bench -p mlotel-benches --bench record_prediction`
 
+// criterion_group! generates an undocumented pub fn.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

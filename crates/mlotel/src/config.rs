@@ -751,7 +751,9 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable_and_the_value() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        /// Environment, then the variable and the value the error must name.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
             (
                 &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")],
                 "OTEL_EXPORTER_OTLP_ENDPOINT",

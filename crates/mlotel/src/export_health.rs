@@ -194,12 +194,15 @@ pub(crate) fn register_self_metrics(meter: &Meter, exporters: &[Arc<ExportCounte
     }
 }
 
+/// A count, and the `error.type` of the series it belongs to (`None`: the success series).
+type CountWithErrorType = (u64, Option<&'static str>);
+
 fn observable_counter(
     meter: &Meter,
     spec: InstrumentSpec,
     component_type: Option<&'static str>,
     exporters: Vec<Arc<ExportCounters>>,
-    read: fn(&ExportCounters) -> [(u64, Option<&'static str>); 2],
+    read: fn(&ExportCounters) -> [CountWithErrorType; 2],
 ) {
     let _registered = meter
         .u64_observable_counter(spec.name)

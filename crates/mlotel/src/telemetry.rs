@@ -391,20 +391,27 @@ impl Telemetry {
     /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans (nesting with
     /// mlotel's own) and, when OTLP logs are on, events into log records. Add it to your
     /// own subscriber when you [`build`](TelemetryBuilder::build) instead of installing.
-    pub fn tracing_layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
+    pub fn tracing_layer<S>(&self) -> Box<dyn Layer<S> + Send + Sync + 'static>
     where
         S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
     {
         let spans = tracing_opentelemetry::layer()
             .with_tracer(self.tracer())
             .with_error_records_to_exceptions(true);
-        let logs = self.logger_provider.as_ref().map(|provider| {
-            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
+        // Not an `Option` layer: a `None` layer reports a max level of OFF, which would
+        // disable every `tracing` span of a subscriber made of this layer alone.
+        match &self.logger_provider {
+            Some(provider) => {
+                let logs = opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(
+                    provider,
+                )
                 .with_filter(filter_fn(|metadata| {
                     !logging::is_export_internal(metadata.target())
-                }))
-        });
-        spans.and_then(logs)
+                }));
+                Box::new(spans.and_then(logs))
+            }
+            None => Box::new(spans),
+        }
     }
 
     /// Exports everything recorded so far, waiting for the exporters.
