@@ -1,0 +1,144 @@
+//! `docs/metrics.md` is true: every instrument of the catalogue is documented with its kind,
+//! unit and attributes, and every Prometheus name it lists is what `/metrics` really shows.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mlotel::names::{CATALOGUE, InstrumentKind};
+use mlotel::{ModelInstruments, Outcome, Telemetry};
+
+struct Row {
+    name: String,
+    kind: String,
+    unit: String,
+    attributes: BTreeSet<String>,
+    prometheus: Option<String>,
+}
+
+fn backticked(cell: &str) -> Vec<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn documented_rows() -> Vec<Row> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
+    let text = std::fs::read_to_string(path).expect("docs/metrics.md exists");
+    text.lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            assert_eq!(cells.len(), 5, "a row has 5 cells: {line}");
+            Row {
+                name: backticked(cells[0]).remove(0),
+                kind: cells[1].to_owned(),
+                unit: backticked(cells[2]).first().cloned().unwrap_or_default(),
+                attributes: backticked(cells[3]).into_iter().collect(),
+                prometheus: cells[4]
+                    .starts_with('`')
+                    .then(|| backticked(cells[4]).remove(0)),
+            }
+        })
+        .collect()
+}
+
+fn kind_name(kind: InstrumentKind) -> &'static str {
+    match kind {
+        InstrumentKind::Counter => "counter",
+        InstrumentKind::UpDownCounter => "up-down counter",
+        InstrumentKind::Histogram => "histogram",
+        InstrumentKind::Gauge => "gauge",
+    }
+}
+
+/// Renders `/metrics` after recording through every instrument mlotel creates today.
+fn exposition() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let telemetry = Telemetry::builder()
+        .env_vars([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+        ])
+        .build()
+        .expect("builds");
+    let model = telemetry.model(ModelInstruments::builder("iris").labels(["setosa"]));
+    model.set_loaded(true);
+    model.set_load_duration(Duration::from_millis(5));
+    let _active = model.track_active();
+    model.record_prediction(
+        Duration::from_millis(2),
+        1,
+        Outcome::Ok {
+            label: Some("setosa"),
+            confidence: Some(0.9),
+        },
+    );
+    model.record_missing_feature("petal_width");
+    model.record_out_of_range_feature("petal_width");
+    let ((), span) = model.in_span(|| ());
+    span.end(
+        1,
+        Outcome::Ok {
+            label: None,
+            confidence: None,
+        },
+    );
+    // Nothing listens: the flush fails, which creates the failure series too.
+    let _ = telemetry.force_flush();
+    telemetry
+        .prometheus()
+        .expect("prometheus on")
+        .render()
+        .expect("renders")
+}
+
+#[test]
+fn every_catalogue_instrument_is_documented_as_defined() {
+    let rows = documented_rows();
+    for spec in CATALOGUE {
+        let row = rows
+            .iter()
+            .find(|row| row.name == spec.name)
+            .unwrap_or_else(|| panic!("{} is missing from docs/metrics.md", spec.name));
+        assert_eq!(row.kind, kind_name(spec.kind), "kind of {}", spec.name);
+        assert_eq!(row.unit, spec.unit, "unit of {}", spec.name);
+        let attributes: BTreeSet<String> = spec
+            .attributes
+            .iter()
+            .map(|key| (*key).to_owned())
+            .collect();
+        assert_eq!(row.attributes, attributes, "attributes of {}", spec.name);
+    }
+    assert_eq!(
+        rows.len(),
+        CATALOGUE.len(),
+        "docs list an instrument the catalogue lacks"
+    );
+}
+
+#[test]
+fn documented_prometheus_names_are_the_exposed_ones() {
+    let exposition = exposition();
+    let exposed: BTreeSet<&str> = exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter(|name| name.starts_with("ml_") || name.starts_with("otel_sdk_"))
+        .collect();
+    let documented: BTreeSet<String> = documented_rows()
+        .into_iter()
+        .filter_map(|row| row.prometheus)
+        .collect();
+    let documented: BTreeSet<&str> = documented.iter().map(String::as_str).collect();
+    assert_eq!(
+        documented, exposed,
+        "docs/metrics.md Prometheus names differ from the exposition:\n{exposition}"
+    );
+}
