@@ -18,6 +18,11 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "mlotel builds with each feature alone (features are additive)"
+for features in "" prometheus otlp-grpc otlp-http; do
+  cargo clippy -p mlotel --no-default-features --features "$features" -- -D warnings
+done
+
 step "cargo test"
 cargo test --workspace
 

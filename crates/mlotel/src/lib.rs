@@ -62,10 +62,12 @@
 mod config;
 mod error;
 mod export_health;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export_wrappers;
 mod logging;
 mod model;
 pub mod names;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 #[cfg(feature = "prometheus")]
 mod prometheus;

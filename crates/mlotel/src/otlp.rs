@@ -1,7 +1,5 @@
 //! Builds the OTLP exporters (gRPC or HTTP/protobuf) for each signal from validated settings.
 
-use std::collections::HashMap;
-
 #[cfg(feature = "otlp-http")]
 use opentelemetry_otlp::WithHttpConfig;
 #[cfg(feature = "otlp-grpc")]
@@ -101,6 +99,8 @@ macro_rules! build_exporter {
     }};
 }
 
+// Only the gRPC exporters run on the export runtime.
+#[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
 pub(crate) fn span_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
@@ -113,6 +113,8 @@ pub(crate) fn span_exporter(
     )
 }
 
+// Only the gRPC exporters run on the export runtime.
+#[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
 pub(crate) fn metric_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
@@ -125,6 +127,8 @@ pub(crate) fn metric_exporter(
     )
 }
 
+// Only the gRPC exporters run on the export runtime.
+#[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
 pub(crate) fn log_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
@@ -155,6 +159,6 @@ fn grpc_metadata(
 }
 
 #[cfg(feature = "otlp-http")]
-fn http_headers(headers: &[(String, String)]) -> HashMap<String, String> {
+fn http_headers(headers: &[(String, String)]) -> std::collections::HashMap<String, String> {
     headers.iter().cloned().collect()
 }

@@ -9,11 +9,13 @@ use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, global};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
-};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
@@ -23,16 +25,19 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Settings, Signal};
 use crate::error::InstallError;
 use crate::export_health::{self, ExportCounters, ExporterStatus};
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
 use crate::logging::{self, JsonLogFormat};
 use crate::model::{ModelInstruments, ModelInstrumentsBuilder};
 use crate::names;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::otlp::{self, ExportRuntime};
 #[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusHandle;
 use crate::resource;
 
 /// Spans waiting for export at most; beyond it spans are dropped and counted.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 const SPAN_QUEUE_CAPACITY: usize = 2048;
 
 /// Configures telemetry in code; every value can be overridden by its `OTEL_*` variable.
@@ -199,6 +204,7 @@ pub struct Telemetry {
     rust_log: Option<String>,
     shut_down: bool,
     /// Declared last so it is dropped after the providers have shut down.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     _runtime: ExportRuntime,
 }
 
@@ -232,8 +238,14 @@ impl Telemetry {
 
     fn from_settings(settings: Settings, env: Env) -> Result<Self, InstallError> {
         let resource = resource::build(&settings);
-        let mut runtime = ExportRuntime::new();
+        #[cfg_attr(
+            not(any(feature = "otlp-grpc", feature = "otlp-http")),
+            allow(unused_mut)
+        )]
         let mut exporters = Vec::new();
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        let mut runtime = ExportRuntime::new();
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         let mut counters_for = |signal: Signal, target: &config::OtlpTarget| {
             let counters = ExportCounters::new(
                 signal,
@@ -244,6 +256,10 @@ impl Telemetry {
             counters
         };
 
+        #[cfg_attr(
+            not(any(feature = "otlp-grpc", feature = "otlp-http")),
+            allow(unused_mut)
+        )]
         let mut tracer_provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_sampler(sdk_sampler(if settings.sdk_disabled {
@@ -251,6 +267,7 @@ impl Telemetry {
             } else {
                 settings.sampler
             }));
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         if let Some(target) = &settings.traces {
             let exporter = otlp::span_exporter(&mut runtime, target)?;
             let processor = bounded_span_pipeline(
@@ -270,7 +287,12 @@ impl Telemetry {
             tracer_provider = tracer_provider.with_span_processor(processor);
         }
 
+        #[cfg_attr(
+            not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "prometheus")),
+            allow(unused_mut)
+        )]
         let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         if let Some(target) = &settings.metrics {
             let exporter = CountingMetricExporter {
                 inner: otlp::metric_exporter(&mut runtime, target)?,
@@ -291,6 +313,9 @@ impl Telemetry {
             None
         };
 
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        let logger_provider: Option<SdkLoggerProvider> = None;
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         let logger_provider = match &settings.logs {
             Some(target) => Some(
                 SdkLoggerProvider::builder()
@@ -315,6 +340,7 @@ impl Telemetry {
             warnings: settings.warnings,
             rust_log: env.rust_log(),
             shut_down: false,
+            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             _runtime: runtime,
         };
         export_health::register_self_metrics(&telemetry.meter(), &telemetry.exporters);
