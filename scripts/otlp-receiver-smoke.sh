@@ -86,4 +86,4 @@ for protocol in grpc http/protobuf; do
   echo "ok: $protocol -> rotel received the span and the metrics of $service"
   passed=$((passed + 1))
 done
-echo "otlp receiver smoke: $passed passed, 0 failed"
+echo "smoke: $passed passed, 0 failed"

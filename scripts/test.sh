@@ -27,7 +27,7 @@ step "cargo test"
 cargo test --workspace
 
 step "benches compile and run once (quick mode)"
-cargo bench --workspace -- --test
+cargo bench -p mlotel-benches -- --test
 
 step "real OTLP receiver (rotel) over gRPC and HTTP"
 scripts/otlp-receiver-smoke.sh
