@@ -146,8 +146,13 @@ pub(crate) struct Settings {
 pub(crate) struct Env(HashMap<String, String>);
 
 impl Env {
+    /// Variables that are not valid Unicode are skipped (`std::env::vars` would panic).
     pub(crate) fn from_process() -> Self {
-        Self::from_pairs(std::env::vars())
+        Self::from_pairs(
+            std::env::vars_os().filter_map(|(key, value)| {
+                Some((key.into_string().ok()?, value.into_string().ok()?))
+            }),
+        )
     }
 
     pub(crate) fn from_pairs<K: Into<String>, V: Into<String>>(
@@ -396,12 +401,16 @@ fn otlp_target(code: &CodeSettings, env: &Env, signal: Signal) -> Result<OtlpTar
         }
     };
 
-    let mut headers = code.headers.clone();
+    let mut headers = Vec::new();
+    for (name, header) in &code.headers {
+        validate_header("TelemetryBuilder::otlp_header", name, header)?;
+        upsert(&mut headers, name.to_ascii_lowercase(), header.clone());
+    }
     for key in [generic_key("HEADERS"), signal_key("HEADERS")] {
         if let Some((key, value)) = env.get(&key) {
             for (name, header) in parse_key_values(key, value)? {
                 validate_header(key, &name, &header)?;
-                upsert(&mut headers, name, header);
+                upsert(&mut headers, name.to_ascii_lowercase(), header);
             }
         }
     }
@@ -424,7 +433,15 @@ pub(crate) fn validate_endpoint(source_name: &str, value: &str) -> Result<(), Co
         .parse()
         .map_err(|error| ConfigError::new(source_name, value, format!("not a URL ({error})")))?;
     match uri.scheme_str() {
-        Some("http" | "https") => {}
+        Some("http") => {}
+        Some("https") => {
+            return Err(ConfigError::new(
+                source_name,
+                value,
+                "https endpoints are not supported yet (no TLS stack is built in); \
+                 send to a local collector over http:// and let it use TLS",
+            ));
+        }
         _ => {
             return Err(ConfigError::new(
                 source_name,
@@ -655,7 +672,7 @@ mod tests {
     #[test]
     fn headers_are_percent_decoded_and_signal_headers_win() {
         let settings = settings(&[
-            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=abc%20def,tenant=a"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "X-Api-Key=abc%20def,tenant=a"),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tenant=b"),
         ]);
         let traces = settings.traces.expect("traces");

@@ -35,8 +35,20 @@ pub(crate) fn env_filter(rust_log: Option<&str>) -> EnvFilter {
         .filter(|value| !value.is_empty())
         .unwrap_or("info")
         .to_owned();
+    let named: Vec<String> = directives
+        .split(',')
+        .filter_map(|directive| directive.split('=').next())
+        .map(|target| {
+            target
+                .split("::")
+                .next()
+                .unwrap_or(target)
+                .trim()
+                .to_owned()
+        })
+        .collect();
     for target in NOISY_TARGETS {
-        if !directives.contains(target) {
+        if !named.iter().any(|name| name == target) {
             directives.push_str(&format!(",{target}=off"));
         }
     }
@@ -168,6 +180,12 @@ mod tests {
         assert!(filter.contains("opentelemetry_sdk=off"), "{filter}");
         let filter = env_filter(Some("debug,opentelemetry_sdk=debug")).to_string();
         assert!(!filter.contains("opentelemetry_sdk=off"), "{filter}");
+        assert!(
+            filter.contains("opentelemetry=off"),
+            "only the named crate: {filter}"
+        );
+        let filter = env_filter(Some("my_tower_app=debug")).to_string();
+        assert!(filter.contains("tower=off"), "{filter}");
         assert!(is_export_internal("opentelemetry_sdk::trace"));
         assert!(is_export_internal("mlotel::export"));
         assert!(!is_export_internal("predictor"));

@@ -1,6 +1,8 @@
 //! The per-model handle: every prediction instrument created once, with the model's fixed
-//! attributes (name, version) bound once, so recording a prediction does no allocation, no
-//! attribute-set hashing and no lookup of the instrument.
+//! attributes (name, version) bound once, so recording a successful prediction with a
+//! declared label does no allocation, no attribute-set hashing and no instrument lookup.
+//! Errors, panics and cancellations, and labels when none were declared, take the SDK's
+//! ordinary (hashed) path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram, Meter,
 };
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::names::{self, InstrumentSpec, attr, outcome};
@@ -99,8 +101,9 @@ pub struct ModelInstruments {
 struct Inner {
     name: String,
     version: String,
-    /// `predict {model}`, built once.
-    span_name: String,
+    /// `predict {model}`, built once and leaked: one small string per registered model,
+    /// so starting a span does not copy it.
+    span_name: &'static str,
     model_attributes: [KeyValue; 2],
     tracer: SdkTracer,
     duration_ok: BoundHistogram<f64>,
@@ -124,9 +127,11 @@ impl Inner {
             version,
             labels,
         } = builder;
+        // Reference-counted values: cloning these attributes bumps a count, not a copy.
+        let shared = |text: &str| Value::String(StringValue::from(Arc::<str>::from(text)));
         let model_attributes = [
-            KeyValue::new(attr::MODEL_NAME, name.clone()),
-            KeyValue::new(attr::MODEL_VERSION, version.clone()),
+            KeyValue::new(attr::MODEL_NAME, shared(&name)),
+            KeyValue::new(attr::MODEL_VERSION, shared(&version)),
         ];
         let with = |extra: &[KeyValue]| -> Vec<KeyValue> {
             model_attributes.iter().chain(extra).cloned().collect()
@@ -158,7 +163,7 @@ impl Inner {
         loaded.record(0, &model_attributes);
 
         Self {
-            span_name: names::prediction_span_name(&name),
+            span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
             duration_ok: duration.bind(&with(std::slice::from_ref(&ok))),
             predictions_ok_without_label: predictions.bind(&with(&[ok])),
             predictions_ok_by_label,
@@ -306,7 +311,7 @@ impl ModelInstruments {
         let parent = Context::current();
         let span = inner
             .tracer
-            .span_builder(inner.span_name.clone())
+            .span_builder(inner.span_name)
             .with_kind(SpanKind::Internal)
             .with_attributes(inner.model_attributes.iter().cloned())
             .start_with_context(&inner.tracer, &parent);
@@ -368,7 +373,7 @@ impl ModelInstruments {
 /// A started prediction span. Make [`context`](Self::context) current around the work
 /// (`attach()` for sync code, `FutureExt::with_context` for futures), then [`end`](Self::end) it.
 #[derive(Debug)]
-#[must_use = "a prediction span is exported only once ended"]
+#[must_use = "end the span with end() so it carries the outcome"]
 pub struct PredictionSpan {
     context: Context,
 }
@@ -390,8 +395,11 @@ impl PredictionSpan {
                     if let Some(label) = label {
                         span.set_attribute(KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()));
                     }
-                    if let Some(confidence) = confidence {
-                        span.set_attribute(KeyValue::new(attr::PREDICTION_CONFIDENCE, confidence));
+                    if let Some(confidence) = confidence.filter(|value| value.is_finite()) {
+                        span.set_attribute(KeyValue::new(
+                            attr::PREDICTION_CONFIDENCE,
+                            confidence.clamp(0.0, 1.0),
+                        ));
                     }
                 }
                 Outcome::Error { error_type } => {

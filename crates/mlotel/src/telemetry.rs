@@ -127,8 +127,10 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Reads configuration from these variables instead of the process environment
-    /// (for tests, or to embed mlotel in a program with its own configuration).
+    /// Reads mlotel's configuration from these variables instead of the process environment
+    /// (for tests, or to embed mlotel in a program with its own configuration). The
+    /// OpenTelemetry exporters still read a few variables of their own from the process
+    /// (`OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_BLRP_*`, extra `..._HEADERS`).
     pub fn env_vars<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self
     where
         K: Into<String>,
@@ -170,12 +172,16 @@ impl TelemetryBuilder {
             tracing::subscriber::set_global_default(subscriber)
                 .map_err(|_| InstallError::SubscriberAlreadySet)?;
         }
-        global::set_tracer_provider(telemetry.tracer_provider.clone());
-        global::set_meter_provider(telemetry.meter_provider.clone());
-        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ]));
+        // A disabled SDK must not touch propagation: its always-off sampler would clear the
+        // sampled flag of every trace passing through.
+        if !telemetry.sdk_disabled {
+            global::set_tracer_provider(telemetry.tracer_provider.clone());
+            global::set_meter_provider(telemetry.meter_provider.clone());
+            global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+                Box::new(TraceContextPropagator::new()),
+                Box::new(BaggagePropagator::new()),
+            ]));
+        }
         for warning in &telemetry.warnings {
             tracing::warn!(target: "mlotel", "{warning}");
         }
@@ -192,6 +198,10 @@ impl TelemetryBuilder {
 }
 
 /// Installed telemetry. Shut it down (or drop it) at exit: that flushes what was recorded.
+///
+/// Shutting down blocks while the last exports finish (at most the export timeout plus a
+/// second per signal); from async code call it in `spawn_blocking`.
+#[must_use = "dropping Telemetry shuts telemetry down at once"]
 pub struct Telemetry {
     service_name: String,
     tracer_provider: SdkTracerProvider,
@@ -202,6 +212,9 @@ pub struct Telemetry {
     exporters: Vec<Arc<ExportCounters>>,
     warnings: Vec<String>,
     rust_log: Option<String>,
+    sdk_disabled: bool,
+    /// Longest export timeout of any exporter, so shutdown waits for the last export.
+    export_timeout: Duration,
     shut_down: bool,
     /// Declared last so it is dropped after the providers have shut down.
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -339,12 +352,24 @@ impl Telemetry {
             exporters,
             warnings: settings.warnings,
             rust_log: env.rust_log(),
+            sdk_disabled: settings.sdk_disabled,
+            export_timeout: [&settings.traces, &settings.metrics, &settings.logs]
+                .into_iter()
+                .flatten()
+                .map(|target| target.timeout)
+                .max()
+                .unwrap_or_default(),
             shut_down: false,
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             _runtime: runtime,
         };
         export_health::register_self_metrics(&telemetry.meter(), &telemetry.exporters);
         Ok(telemetry)
+    }
+
+    /// Configuration problems that did not stop start-up (logged by `install()`).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The resolved `service.name`.
@@ -468,17 +493,20 @@ impl Telemetry {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
         }
+        // The SDK's default shutdown timeout (5 s) is shorter than the default export
+        // timeout (10 s): waiting less would abandon the last batch to a slow collector.
+        let timeout = self.export_timeout + Duration::from_secs(1);
         let mut failures = Vec::new();
-        if let Err(error) = self.tracer_provider.shutdown() {
+        if let Err(error) = self.tracer_provider.shutdown_with_timeout(timeout) {
             failures.push(format!("traces: {error}"));
         }
-        if let Err(error) = self.meter_provider.shutdown() {
+        if let Err(error) = self.meter_provider.shutdown_with_timeout(timeout) {
             failures.push(format!("metrics: {error}"));
         }
         if let Some(Err(error)) = self
             .logger_provider
             .as_ref()
-            .map(SdkLoggerProvider::shutdown)
+            .map(|provider| provider.shutdown_with_timeout(timeout))
         {
             failures.push(format!("logs: {error}"));
         }
