@@ -39,3 +39,12 @@ pub use received::{
 };
 pub use receiver::{OtlpReceiver, Protocol};
 pub use store::{Payload, RecordedRequest, Rejection, Signal};
+
+/// A loopback port that was free a moment ago, for a receiver that starts later (or never:
+/// an endpoint where nothing listens).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the OS hands out a free loopback port")
+}

@@ -55,10 +55,7 @@ fn kind_name(kind: InstrumentKind) -> &'static str {
 
 /// Renders `/metrics` after recording through every instrument mlotel creates today.
 fn exposition() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
+    let port = mlotel_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let telemetry = Telemetry::builder()
         .env_vars([

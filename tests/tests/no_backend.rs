@@ -78,10 +78,7 @@ fn a_collector_that_never_answers_does_not_block_and_drops_are_counted() {
 
 #[test]
 fn nothing_listening_still_starts_and_records() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = mlotel_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     for protocol in ["grpc", "http/protobuf"] {
         let telemetry = Telemetry::builder()

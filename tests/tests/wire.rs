@@ -373,15 +373,8 @@ fn shutdown_flushes_what_was_recorded_just_before() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
 fn late_receiver_gets_data_without_restart(protocol: mlotel_tests::Protocol) {
-    let port = free_port();
+    let port = mlotel_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let protocol_value = match protocol {
         mlotel_tests::Protocol::Grpc => "grpc",
