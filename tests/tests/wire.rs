@@ -118,6 +118,18 @@ fn prediction_telemetry_arrives(receiver: OtlpReceiver) {
     assert_eq!(ok.attr_f64(attr::PREDICTION_CONFIDENCE), Some(0.9));
     assert_eq!(ok.attr_i64(attr::PREDICTION_BATCH_SIZE), Some(1));
     assert_eq!(ok.status_code(), StatusCode::Unset);
+    // Resource: who sent it.
+    assert_eq!(ok.resource_attr_str("service.name"), Some("wire-test"));
+    assert_eq!(ok.resource_attr_str("telemetry.sdk.language"), Some("rust"));
+    assert_eq!(
+        ok.resource_attr_str("telemetry.distro.name"),
+        Some("mlotel")
+    );
+    assert!(
+        ok.resource_attr_str("service.instance.id")
+            .is_some_and(|id| id.len() == 36)
+    );
+    assert!(mlotel_tests::attr_i64(&ok.resource_attributes, "process.pid").is_some());
     let failed = spans
         .iter()
         .find(|span| span.attr_str(attr::PREDICTION_OUTCOME) == Some("error"))

@@ -592,7 +592,7 @@ mod tests {
         )
     }
 
-    fn settings(pairs: &[(&str, &str)]) -> Settings {
+    fn resolved(pairs: &[(&str, &str)]) -> Settings {
         resolve_env(pairs).expect("valid configuration")
     }
 
@@ -602,7 +602,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_specification() {
-        let settings = settings(&[]);
+        let settings = resolved(&[]);
         let traces = settings.traces.expect("traces exported by default");
         assert_eq!(traces.protocol, Protocol::HttpProtobuf);
         assert_eq!(traces.endpoint, "http://localhost:4318/v1/traces");
@@ -616,7 +616,7 @@ mod tests {
 
     #[test]
     fn generic_http_endpoint_gets_the_signal_path_and_specific_one_is_used_as_is() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
@@ -635,7 +635,7 @@ mod tests {
 
     #[test]
     fn grpc_endpoint_is_used_as_is_and_signal_protocol_overrides_generic() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf"),
@@ -671,7 +671,7 @@ mod tests {
 
     #[test]
     fn headers_are_percent_decoded_and_signal_headers_win() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_EXPORTER_OTLP_HEADERS", "X-Api-Key=abc%20def,tenant=a"),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tenant=b"),
         ]);
@@ -693,7 +693,7 @@ mod tests {
 
     #[test]
     fn resource_attributes_and_service_name_precedence() {
-        let settings = settings(&[(
+        let settings = resolved(&[(
             "OTEL_RESOURCE_ATTRIBUTES",
             "service.name=from-resource,deployment.environment.name=prod,service.version=1.2",
         )]);
@@ -703,67 +703,51 @@ mod tests {
             settings.resource_attributes,
             vec![("deployment.environment.name".to_owned(), "prod".to_owned())]
         );
-        let settings = settings_with_name();
-        assert_eq!(settings.service_name, "explicit");
-    }
-
-    fn settings_with_name() -> Settings {
-        settings(&[
+        let settings = resolved(&[
             ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-resource"),
             ("OTEL_SERVICE_NAME", "explicit"),
-        ])
+        ]);
+        assert_eq!(settings.service_name, "explicit");
     }
 
     #[test]
     fn exporters_none_and_prometheus_only() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_TRACES_EXPORTER", "none"),
             ("OTEL_METRICS_EXPORTER", "prometheus"),
         ]);
         assert!(settings.traces.is_none());
         assert!(settings.metrics.is_none());
         assert!(settings.prometheus);
-        let settings = settings_of_metrics("none");
+        let settings = resolved(&[("OTEL_METRICS_EXPORTER", "none")]);
         assert!(settings.metrics.is_none() && !settings.prometheus);
-    }
-
-    fn settings_of_metrics(value: &str) -> Settings {
-        settings(&[("OTEL_METRICS_EXPORTER", value)])
     }
 
     #[test]
     fn sdk_disabled_turns_every_exporter_off() {
-        let settings = settings(&[("OTEL_SDK_DISABLED", "TRUE")]);
+        let settings = resolved(&[("OTEL_SDK_DISABLED", "TRUE")]);
         assert!(settings.sdk_disabled);
         assert!(settings.traces.is_none() && settings.metrics.is_none() && !settings.prometheus);
-        let settings = settings_with_warning();
+        let settings = resolved(&[("OTEL_SDK_DISABLED", "yes")]);
         assert!(!settings.sdk_disabled);
         assert_eq!(settings.warnings.len(), 1);
     }
 
-    fn settings_with_warning() -> Settings {
-        settings(&[("OTEL_SDK_DISABLED", "yes")])
-    }
-
     #[test]
     fn samplers_and_their_arguments() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
         ]);
         assert_eq!(settings.sampler, Sampler::ParentBasedTraceIdRatio(0.25));
         assert_eq!(
-            settings_of_sampler("traceidratio").sampler,
+            resolved(&[("OTEL_TRACES_SAMPLER", "traceidratio")]).sampler,
             Sampler::TraceIdRatio(1.0)
         );
         assert_eq!(
-            settings_of_sampler("always_off").sampler,
+            resolved(&[("OTEL_TRACES_SAMPLER", "always_off")]).sampler,
             Sampler::AlwaysOff
         );
-    }
-
-    fn settings_of_sampler(value: &str) -> Settings {
-        settings(&[("OTEL_TRACES_SAMPLER", value)])
     }
 
     #[test]
@@ -870,7 +854,7 @@ mod tests {
 
     #[test]
     fn empty_variables_count_as_unset() {
-        let settings = settings(&[
+        let settings = resolved(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
             ("OTEL_SERVICE_NAME", " "),
         ]);

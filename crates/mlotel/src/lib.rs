@@ -82,10 +82,3 @@ pub use model::{ActiveGuard, ModelInstruments, ModelInstrumentsBuilder, Outcome,
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
 pub use telemetry::{ShutdownError, Telemetry, TelemetryBuilder};
-
-impl ModelInstruments {
-    /// Starts describing a model version's instruments; pass it to [`Telemetry::model`].
-    pub fn builder(name: impl Into<String>) -> ModelInstrumentsBuilder {
-        ModelInstrumentsBuilder::new(name)
-    }
-}

@@ -58,7 +58,7 @@ pub struct ModelInstrumentsBuilder {
 }
 
 impl ModelInstrumentsBuilder {
-    pub(crate) fn new(name: impl Into<String>) -> Self {
+    fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             version: "unversioned".to_owned(),
@@ -218,6 +218,12 @@ fn gauge_u64(meter: &Meter, spec: InstrumentSpec) -> Gauge<u64> {
 }
 
 impl ModelInstruments {
+    /// Starts describing a model version's instruments; pass it to
+    /// [`Telemetry::model`](crate::Telemetry::model).
+    pub fn builder(name: impl Into<String>) -> ModelInstrumentsBuilder {
+        ModelInstrumentsBuilder::new(name)
+    }
+
     /// The model name (`ml.model.name`).
     pub fn name(&self) -> &str {
         &self.inner.name

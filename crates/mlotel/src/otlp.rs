@@ -27,19 +27,18 @@ impl ExportRuntime {
 
     #[cfg(feature = "otlp-grpc")]
     fn enter(&mut self) -> Result<tokio::runtime::EnterGuard<'_>, InstallError> {
-        if self.runtime.is_none() {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("mlotel-export")
-                .enable_all()
-                .build()
-                .map_err(InstallError::Runtime)?;
-            self.runtime = Some(runtime);
-        }
-        match &self.runtime {
-            Some(runtime) => Ok(runtime.enter()),
-            None => unreachable!("the runtime was created above"),
-        }
+        let runtime = match &mut self.runtime {
+            Some(runtime) => runtime,
+            empty @ None => empty.insert(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("mlotel-export")
+                    .enable_all()
+                    .build()
+                    .map_err(InstallError::Runtime)?,
+            ),
+        };
+        Ok(runtime.enter())
     }
 }
 

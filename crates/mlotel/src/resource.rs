@@ -2,6 +2,7 @@
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 
 use crate::config::Settings;
 
@@ -9,9 +10,6 @@ use crate::config::Settings;
 pub(crate) fn build(settings: &Settings) -> Resource {
     let mut attributes = vec![
         KeyValue::new("service.instance.id", uuid::Uuid::new_v4().to_string()),
-        KeyValue::new("telemetry.sdk.name", "opentelemetry"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
-        KeyValue::new("telemetry.sdk.version", opentelemetry_sdk_version()),
         KeyValue::new("telemetry.distro.name", "mlotel"),
         KeyValue::new("telemetry.distro.version", env!("CARGO_PKG_VERSION")),
         KeyValue::new("process.pid", i64::from(std::process::id())),
@@ -38,13 +36,10 @@ pub(crate) fn build(settings: &Settings) -> Resource {
             .iter()
             .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
     );
+    // The SDK's detector reports telemetry.sdk.{name,language,version} from its own build.
     Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
         .with_service_name(settings.service_name.clone())
         .with_attributes(attributes)
         .build()
-}
-
-/// The OpenTelemetry SDK version this crate was built against (kept in step with Cargo.toml).
-fn opentelemetry_sdk_version() -> &'static str {
-    "0.33"
 }
