@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mlotel::names::{self, attr};
-use mlotel::{ModelInstruments, Outcome, Telemetry};
+use mlotel::{Model, Outcome, Telemetry};
 use opentelemetry::KeyValue;
 
 fn record_prediction(criterion: &mut Criterion) {
@@ -22,7 +22,7 @@ fn record_prediction(criterion: &mut Criterion) {
         ])
         .build()
         .expect("telemetry builds");
-    let model = telemetry.model(ModelInstruments::builder("iris").version("2.0.0").labels([
+    let model = telemetry.model(Model::builder("iris").version("2.0.0").labels([
         "setosa",
         "versicolor",
         "virginica",

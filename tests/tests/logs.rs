@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mlotel::{JsonLogFormat, ModelInstruments, Outcome, Telemetry};
+use mlotel::{JsonLogFormat, Model, Outcome, Telemetry};
 use mlotel_tests::OtlpReceiver;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -49,7 +49,7 @@ fn json_log_lines_carry_the_ids_of_the_prediction_span_and_otlp_logs_arrive() {
         ])
         .build()
         .expect("builds");
-    let model = telemetry.model(ModelInstruments::builder("iris"));
+    let model = telemetry.model(Model::builder("iris"));
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry()
         .with(

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use mlotel::names::{CATALOGUE, InstrumentKind};
-use mlotel::{ModelInstruments, Outcome, Telemetry};
+use mlotel::{Model, Outcome, Telemetry};
 
 struct Row {
     name: String,
@@ -65,7 +65,11 @@ fn exposition() -> String {
         ])
         .build()
         .expect("builds");
-    let model = telemetry.model(ModelInstruments::builder("iris").labels(["setosa"]));
+    let model = telemetry.model(
+        Model::builder("iris")
+            .labels(["setosa"])
+            .features(["petal_width"]),
+    );
     model.set_loaded(true);
     model.set_load_duration(Duration::from_millis(5));
     let _active = model.track_active();

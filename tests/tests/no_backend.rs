@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use mlotel::{InstallError, ModelInstruments, Outcome, Telemetry};
+use mlotel::{InstallError, Model, Outcome, Telemetry};
 
 #[test]
 fn a_collector_that_never_answers_does_not_block_and_drops_are_counted() {
@@ -22,7 +22,7 @@ fn a_collector_that_never_answers_does_not_block_and_drops_are_counted() {
         ])
         .build()
         .expect("start-up does not need the collector");
-    let model = telemetry.model(ModelInstruments::builder("iris").version("1"));
+    let model = telemetry.model(Model::builder("iris").version("1"));
 
     let spans = 20_000;
     let started = Instant::now();
@@ -88,7 +88,7 @@ fn nothing_listening_still_starts_and_records() {
             ])
             .build()
             .expect("start-up succeeds with nothing listening");
-        let model = telemetry.model(ModelInstruments::builder("iris"));
+        let model = telemetry.model(Model::builder("iris"));
         model.record_prediction(Duration::from_millis(1), 1, Outcome::Panic);
         let exposition = telemetry
             .prometheus()
@@ -149,7 +149,7 @@ fn sdk_disabled_records_nothing_and_exports_nothing() {
         .expect("builds");
     assert!(telemetry.export_status().is_empty());
     assert!(telemetry.prometheus().is_none());
-    let model = telemetry.model(ModelInstruments::builder("iris"));
+    let model = telemetry.model(Model::builder("iris"));
     let ((), span) = model.in_span(|| ());
     span.end(
         1,

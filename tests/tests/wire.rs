@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mlotel::names::{self, InstrumentSpec, attr};
-use mlotel::{ModelInstruments, Outcome, Telemetry};
+use mlotel::{Model, Outcome, Telemetry};
 use mlotel_tests::proto::trace::v1::span::SpanKind;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
 use mlotel_tests::{OtlpReceiver, ReceivedMetric};
@@ -39,16 +39,17 @@ fn telemetry_for(receiver: &OtlpReceiver, extra: &[(&str, &str)]) -> Telemetry {
         .expect("telemetry builds")
 }
 
-fn iris(telemetry: &Telemetry) -> ModelInstruments {
-    telemetry.model(ModelInstruments::builder("iris").version("2.0.0").labels([
-        "setosa",
-        "versicolor",
-        "virginica",
-    ]))
+fn iris(telemetry: &Telemetry) -> Model {
+    telemetry.model(
+        Model::builder("iris")
+            .version("2.0.0")
+            .features(["petal_width"])
+            .labels(["setosa", "versicolor", "virginica"]),
+    )
 }
 
 /// One prediction the way the macro will record it: active, span, metrics.
-fn predict(model: &ModelInstruments, outcome: Outcome<'_>) {
+fn predict(model: &Model, outcome: Outcome<'_>) {
     let started = Instant::now();
     let _active = model.track_active();
     let ((), span) = model.in_span(|| ());
@@ -56,7 +57,7 @@ fn predict(model: &ModelInstruments, outcome: Outcome<'_>) {
     model.record_prediction(started.elapsed(), 1, outcome);
 }
 
-fn record_everything(model: &ModelInstruments) {
+fn record_everything(model: &Model) {
     model.set_load_duration(Duration::from_millis(250));
     model.set_loaded(true);
     for _ in 0..3 {

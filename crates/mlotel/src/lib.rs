@@ -7,39 +7,36 @@
 //! # Getting started
 //!
 //! ```
-//! use std::time::{Duration, Instant};
-//! use mlotel::{ModelInstruments, Outcome, Telemetry};
+//! use mlotel::{instrument_ml, Model, Telemetry};
+//!
+//! #[instrument_ml(model = "iris", version = "2.0.0", features = row)]
+//! fn predict(row: &[f64; 4]) -> Vec<f64> {
+//!     vec![0.9, 0.07, 0.03] // class probabilities: label = argmax, confidence = max
+//! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Reads the standard OTEL_* variables; works with no collector running.
 //! let telemetry = Telemetry::builder()
 //!     .service_name("predictor")
-//!     .service_version(env!("CARGO_PKG_VERSION"))
+//! #   .install_logging(false)
 //! #   .env_vars([("OTEL_TRACES_EXPORTER", "none"), ("OTEL_METRICS_EXPORTER", "prometheus")])
-//!     .build()?; // or .install()? to also set the globals and the JSON log subscriber
+//!     .install()?;
+//! Model::builder("iris")
+//!     .version("2.0.0")
+//!     .labels(["setosa", "versicolor", "virginica"])
+//!     .register();
 //!
-//! let iris = telemetry.model(
-//!     ModelInstruments::builder("iris")
-//!         .version("2.0.0")
-//!         .labels(["setosa", "versicolor", "virginica"]),
-//! );
-//!
-//! let started = Instant::now();
-//! let _active = iris.track_active();
-//! let (probabilities, span) = iris.in_span(|| [0.9, 0.07, 0.03]);
-//! let outcome = Outcome::Ok { label: Some("setosa"), confidence: Some(probabilities[0]) };
-//! span.end(1, outcome);
-//! iris.record_prediction(started.elapsed(), 1, outcome);
+//! predict(&[5.1, 3.5, 1.4, 0.2]);
 //!
 //! let exposition = telemetry.prometheus().expect("prometheus exporter on").render()?;
-//! assert!(exposition.contains("ml_predictions_total"));
-//! telemetry.shutdown()?; // flushes; dropping the guard does the same
+//! assert!(exposition.contains(r#"ml_prediction_label="setosa""#));
+//! telemetry.shutdown()?; // flushes; dropping it does the same
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The `#[instrument_ml]` attribute, which writes the recording calls above for you, is
-//! re-exported here once it lands.
+//! Code that cannot take an attribute records through [`Model`] directly
+//! ([`Model::record_prediction`], [`Model::in_span`]).
 //!
 //! # Configuration
 //!
@@ -59,26 +56,42 @@
 //!
 //! Rust 1.88 (edition 2024).
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod config;
 mod error;
 mod export_health;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export_wrappers;
+mod features;
+mod labels;
 mod logging;
 mod model;
 pub mod names;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
+mod output;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod registry;
 mod resource;
+mod stripes;
 mod telemetry;
+
+#[doc = include_str!("instrument_ml.md")]
+pub use mlotel_macros::instrument_ml;
 
 pub use config::{Protocol, Sampler};
 pub use error::{ConfigError, InstallError};
 pub use export_health::ExporterStatus;
+pub use features::{FeatureRow, FeatureRows};
+pub use labels::UNDECLARED_LABEL_CAP;
 pub use logging::JsonLogFormat;
-pub use model::{ActiveGuard, ModelInstruments, ModelInstrumentsBuilder, Outcome, PredictionSpan};
+pub use model::{ActiveGuard, Model, ModelBuilder, Outcome, PredictionSpan, UNNAMED_FEATURE_CAP};
+pub use output::{
+    BatchOutput, ErrorType, IntoConfidence, IntoLabel, Label, Prediction, PredictionOutput,
+};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
 pub use telemetry::{ShutdownError, Telemetry, TelemetryBuilder};

@@ -1,27 +1,32 @@
-//! The per-model handle: every prediction instrument created once, with the model's fixed
-//! attributes (name, version) bound once, so recording a successful prediction with a
-//! declared label does no allocation, no attribute-set hashing and no instrument lookup.
-//! Errors, panics and cancellations, and labels when none were declared, take the SDK's
-//! ordinary (hashed) path.
+//! A model version's telemetry: its bounded label set, its per-thread stripes of
+//! measurements, the SDK instruments they are handed to, and its prediction spans.
+//! `#[instrument_ml]` records through this; [`Model`] is the same for hand-written code.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
-use opentelemetry::metrics::{
-    BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, Gauge, Histogram, Meter,
-};
+use opentelemetry::metrics::{BoundHistogram, Counter, Gauge, Histogram, Meter};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 
+use crate::config::Sampler;
+use crate::labels::LabelTable;
 use crate::names::{self, InstrumentSpec, attr, outcome};
+use crate::output::Label;
+use crate::registry;
+use crate::stripes::{self, Failure, Padded, Stripe, Stripes};
+
+/// Features tracked by index for a model that did not name its features.
+pub const UNNAMED_FEATURE_CAP: usize = 64;
 
 /// How a prediction call ended, with what the runtime learned from its output.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome<'a> {
     /// The call returned a prediction.
     Ok {
-        /// Predicted label; labels outside the model's declared set are recorded as
+        /// Predicted label; labels outside the model's label set are recorded as
         /// [`names::OTHER_LABEL`].
         label: Option<&'a str>,
         /// Confidence in `0..=1`, when the model gives one.
@@ -30,7 +35,7 @@ pub enum Outcome<'a> {
     /// The call returned an error of this class (a short, bounded name: the error type).
     Error {
         /// Value of the `error.type` attribute.
-        error_type: &'a str,
+        error_type: &'static str,
     },
     /// The call panicked.
     Panic,
@@ -49,32 +54,28 @@ impl Outcome<'_> {
     }
 }
 
-/// Builder of a [`ModelInstruments`]: see [`crate::Telemetry::model`].
+/// Describes a model version: pass it to [`register`](Self::register) (for
+/// `#[instrument_ml]` and the installed telemetry) or to
+/// [`Telemetry::model`](crate::Telemetry::model).
 #[derive(Debug, Clone)]
-pub struct ModelInstrumentsBuilder {
-    name: String,
-    version: String,
-    labels: Vec<String>,
+pub struct ModelBuilder {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) labels: Vec<String>,
+    pub(crate) features: Vec<String>,
 }
 
-impl ModelInstrumentsBuilder {
-    fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            version: "unversioned".to_owned(),
-            labels: Vec::new(),
-        }
-    }
-
-    /// The model version (`ml.model.version`), e.g. `2.0.0`.
+impl ModelBuilder {
+    /// The model version (`ml.model.version`), e.g. `2.0.0`. Default `unversioned`.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
         self
     }
 
-    /// The labels the model can predict. Declaring them bounds the `ml.prediction.label`
-    /// attribute: any other label is recorded as `__other__`. Without a declaration labels
-    /// are recorded as given, up to the SDK's cardinality limit.
+    /// The labels the model can predict. They bound the `ml.prediction.label` attribute:
+    /// any other label is recorded as `__other__`, and a class index `i` (e.g. the argmax
+    /// of class probabilities) is recorded as the `i`-th label. Without a declaration the
+    /// first 32 distinct labels seen are kept and later ones are `__other__`.
     pub fn labels<I, L>(mut self, labels: I) -> Self
     where
         I: IntoIterator<Item = L>,
@@ -84,110 +85,142 @@ impl ModelInstrumentsBuilder {
         self
     }
 
-    pub(crate) fn build(self, meter: &Meter, tracer: SdkTracer) -> ModelInstruments {
-        ModelInstruments {
-            inner: Arc::new(Inner::new(self, meter, tracer)),
+    /// The model's input features, in input order: they name `ml.feature.name`. Without
+    /// them features are named by their index (`0`, `1`, ...), up to 64.
+    pub fn features<I, F>(mut self, features: I) -> Self
+    where
+        I: IntoIterator<Item = F>,
+        F: Into<String>,
+    {
+        self.features = features.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Registers the model version for `#[instrument_ml(model = .., version = ..)]` and
+    /// binds it to the installed telemetry (now, or when
+    /// [`install`](crate::TelemetryBuilder::install) runs later). Registering the same
+    /// name and version again returns the first registration.
+    pub fn register(self) -> Model {
+        Model {
+            state: Arc::clone(registry::register(self)),
         }
     }
 }
 
-/// Instruments of one model version. Cheap to clone; create it once at start-up.
+/// The telemetry of one model version. Cheap to clone; create it once at start-up.
 #[derive(Debug, Clone)]
-pub struct ModelInstruments {
-    inner: Arc<Inner>,
+pub struct Model {
+    pub(crate) state: Arc<ModelState>,
 }
 
+/// Where a model's spans come from: the installed telemetry, or one built without
+/// installing it.
 #[derive(Debug)]
-struct Inner {
-    name: String,
-    version: String,
-    /// `predict {model}`, built once and leaked: one small string per registered model,
-    /// so starting a span does not copy it.
-    span_name: &'static str,
-    model_attributes: [KeyValue; 2],
-    tracer: SdkTracer,
-    duration_ok: BoundHistogram<f64>,
+enum Tracing {
+    Installed,
+    Fixed(Arc<TracingState>),
+}
+
+/// What deciding on and starting a span needs.
+#[derive(Debug)]
+pub(crate) struct TracingState {
+    pub(crate) tracer: SdkTracer,
+    /// False when no span processor exports anything: spans are then skipped entirely.
+    pub(crate) exporting: bool,
+    pub(crate) sampler: Sampler,
+}
+
+impl TracingState {
+    /// True when the SDK's sampler would drop a span started under `parent` anyway, so it
+    /// need not be built (the SDK builds a non-recording span and its attribute list first).
+    fn drops_child_of(&self, parent: &Context) -> bool {
+        if !self.exporting {
+            return true;
+        }
+        let parent = parent.span();
+        let parent = parent.span_context();
+        match self.sampler {
+            Sampler::AlwaysOff => true,
+            Sampler::ParentBasedAlwaysOn
+            | Sampler::ParentBasedAlwaysOff
+            | Sampler::ParentBasedTraceIdRatio(_)
+                if parent.is_valid() =>
+            {
+                !parent.is_sampled()
+            }
+            Sampler::ParentBasedAlwaysOff => true,
+            _ => false,
+        }
+    }
+
+    /// Starts a span under `parent`, unless the sampler would drop it.
+    pub(crate) fn start_span(&self, span_name: &'static str, parent: &Context) -> Option<Context> {
+        self.start_span_with(span_name, parent, [])
+    }
+
+    fn start_span_with(
+        &self,
+        span_name: &'static str,
+        parent: &Context,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) -> Option<Context> {
+        if self.drops_child_of(parent) {
+            return None;
+        }
+        let span = self
+            .tracer
+            .span_builder(span_name)
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, parent);
+        Some(parent.with_span(span))
+    }
+}
+
+/// The SDK instruments a model's stripes are handed to; rebuilt when telemetry is installed.
+#[derive(Debug)]
+pub(crate) struct SdkInstruments {
     duration: Histogram<f64>,
-    /// One bound counter per declared label, then one for `__other__`.
-    predictions_ok_by_label: Vec<(String, BoundCounter<u64>)>,
-    predictions_ok_without_label: BoundCounter<u64>,
+    duration_ok: BoundHistogram<f64>,
     predictions: Counter<u64>,
     confidence: BoundHistogram<f64>,
-    active: BoundUpDownCounter<i64>,
-    loaded: Gauge<u64>,
-    load_duration: Gauge<f64>,
     missing: Counter<u64>,
     out_of_range: Counter<u64>,
+    loaded: Gauge<u64>,
+    load_duration: Gauge<f64>,
 }
 
-impl Inner {
-    fn new(builder: ModelInstrumentsBuilder, meter: &Meter, tracer: SdkTracer) -> Self {
-        let ModelInstrumentsBuilder {
-            name,
-            version,
-            labels,
-        } = builder;
-        // Reference-counted values: cloning these attributes bumps a count, not a copy.
-        let shared = |text: &str| Value::String(StringValue::from(Arc::<str>::from(text)));
-        let model_attributes = [
-            KeyValue::new(attr::MODEL_NAME, shared(&name)),
-            KeyValue::new(attr::MODEL_VERSION, shared(&version)),
-        ];
-        let with = |extra: &[KeyValue]| -> Vec<KeyValue> {
-            model_attributes.iter().chain(extra).cloned().collect()
-        };
-        let ok = KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK);
-
+impl SdkInstruments {
+    fn new(meter: &Meter, model_attributes: &[KeyValue; 2]) -> Self {
         let duration = histogram(meter, names::PREDICTION_DURATION);
-        let predictions = counter(meter, names::PREDICTIONS);
-        let bind_label = |label: &str| {
-            predictions.bind(&with(&[
-                ok.clone(),
-                KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()),
-            ]))
-        };
-        let mut predictions_ok_by_label: Vec<_> = labels
+        let with_ok: Vec<KeyValue> = model_attributes
             .iter()
-            .map(|label| (label.clone(), bind_label(label)))
+            .cloned()
+            .chain([KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK)])
             .collect();
-        if !labels.is_empty() {
-            predictions_ok_by_label.push((
-                names::OTHER_LABEL.to_owned(),
-                bind_label(names::OTHER_LABEL),
-            ));
-        }
-
-        let info = gauge_u64(meter, names::MODEL_INFO);
-        info.record(1, &model_attributes);
-        let loaded = gauge_u64(meter, names::MODEL_LOADED);
-        loaded.record(0, &model_attributes);
-
+        meter
+            .u64_gauge(names::MODEL_INFO.name)
+            .with_unit(names::MODEL_INFO.unit)
+            .with_description(names::MODEL_INFO.description)
+            .build()
+            .record(1, model_attributes);
         Self {
-            span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
-            duration_ok: duration.bind(&with(std::slice::from_ref(&ok))),
-            predictions_ok_without_label: predictions.bind(&with(&[ok])),
-            predictions_ok_by_label,
-            confidence: histogram(meter, names::PREDICTION_CONFIDENCE).bind(&model_attributes),
-            active: meter
-                .i64_up_down_counter(names::PREDICTIONS_ACTIVE.name)
-                .with_unit(names::PREDICTIONS_ACTIVE.unit)
-                .with_description(names::PREDICTIONS_ACTIVE.description)
-                .build()
-                .bind(&model_attributes),
+            duration_ok: duration.bind(&with_ok),
+            duration,
+            predictions: counter(meter, names::PREDICTIONS),
+            confidence: histogram(meter, names::PREDICTION_CONFIDENCE).bind(model_attributes),
+            missing: counter(meter, names::FEATURE_MISSING),
+            out_of_range: counter(meter, names::FEATURE_OUT_OF_RANGE),
+            loaded: meter
+                .u64_gauge(names::MODEL_LOADED.name)
+                .with_unit(names::MODEL_LOADED.unit)
+                .with_description(names::MODEL_LOADED.description)
+                .build(),
             load_duration: meter
                 .f64_gauge(names::MODEL_LOAD_DURATION.name)
                 .with_unit(names::MODEL_LOAD_DURATION.unit)
                 .with_description(names::MODEL_LOAD_DURATION.description)
                 .build(),
-            missing: counter(meter, names::FEATURE_MISSING),
-            out_of_range: counter(meter, names::FEATURE_OUT_OF_RANGE),
-            duration,
-            predictions,
-            loaded,
-            tracer,
-            model_attributes,
-            name,
-            version,
         }
     }
 }
@@ -209,120 +242,461 @@ fn counter(meter: &Meter, spec: InstrumentSpec) -> Counter<u64> {
         .build()
 }
 
-fn gauge_u64(meter: &Meter, spec: InstrumentSpec) -> Gauge<u64> {
-    meter
-        .u64_gauge(spec.name)
-        .with_unit(spec.unit)
-        .with_description(spec.description)
-        .build()
+/// The models bound to one meter provider; its collection hands their stripes over.
+#[derive(Debug, Default)]
+pub(crate) struct ModelSet {
+    models: Mutex<Vec<Weak<ModelState>>>,
 }
 
-impl ModelInstruments {
-    /// Starts describing a model version's instruments; pass it to
-    /// [`Telemetry::model`](crate::Telemetry::model).
-    pub fn builder(name: impl Into<String>) -> ModelInstrumentsBuilder {
-        ModelInstrumentsBuilder::new(name)
+impl ModelSet {
+    pub(crate) fn add(&self, model: &Arc<ModelState>) {
+        let mut models = lock(&self.models);
+        models.retain(|known| known.strong_count() > 0);
+        if !models
+            .iter()
+            .any(|known| known.as_ptr() == Arc::as_ptr(model))
+        {
+            models.push(Arc::downgrade(model));
+        }
+    }
+
+    pub(crate) fn live(&self) -> Vec<Arc<ModelState>> {
+        lock(&self.models)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// Registers `ml.predictions.active` on `meter`. Its callback runs at the start of
+    /// every collection, so it is also where the stripes are handed to the SDK: the
+    /// values collected next then include everything recorded so far.
+    pub(crate) fn register_collection(self: &Arc<Self>, meter: &Meter) {
+        let models = Arc::clone(self);
+        let spec = names::PREDICTIONS_ACTIVE;
+        let _observable = meter
+            .i64_observable_up_down_counter(spec.name)
+            .with_unit(spec.unit)
+            .with_description(spec.description)
+            .with_callback(move |observer| {
+                for model in models.live() {
+                    model.flush();
+                    observer.observe(model.active(), &model.model_attributes);
+                }
+            })
+            .build();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const LOADED_UNKNOWN: u8 = u8::MAX;
+
+/// Everything of one model version that outlives a telemetry installation.
+#[derive(Debug)]
+pub(crate) struct ModelState {
+    name: String,
+    version: String,
+    /// `predict {model}`, built once and leaked: one short string per model version.
+    pub(crate) span_name: &'static str,
+    pub(crate) model_attributes: [KeyValue; 2],
+    pub(crate) labels: LabelTable,
+    features: Box<[Arc<str>]>,
+    stripes: Stripes,
+    active: Box<[Padded<AtomicI64>]>,
+    binding: RwLock<Option<Arc<SdkInstruments>>>,
+    tracing: Tracing,
+    loaded: AtomicU8,
+    load_seconds: Mutex<Option<f64>>,
+}
+
+impl ModelState {
+    pub(crate) fn new(builder: ModelBuilder, tracing: Option<Arc<TracingState>>) -> Self {
+        let ModelBuilder {
+            name,
+            version,
+            labels,
+            features,
+        } = builder;
+        // Reference-counted values: cloning these attributes bumps a count, not a copy.
+        let model_attributes = [
+            KeyValue::new(attr::MODEL_NAME, shared(&name)),
+            KeyValue::new(attr::MODEL_VERSION, shared(&version)),
+        ];
+        let features: Box<[Arc<str>]> = if features.is_empty() {
+            (0..UNNAMED_FEATURE_CAP)
+                .map(|index| Arc::from(index.to_string()))
+                .collect()
+        } else {
+            features
+                .iter()
+                .map(|name| Arc::from(name.as_str()))
+                .collect()
+        };
+        let labels = LabelTable::new(&labels);
+        Self {
+            span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
+            stripes: stripes::new_stripes(labels.slot_count(), features.len()),
+            active: (0..stripes::STRIPES)
+                .map(|_| Padded(AtomicI64::new(0)))
+                .collect(),
+            labels,
+            features,
+            model_attributes,
+            binding: RwLock::new(None),
+            tracing: tracing.map_or(Tracing::Installed, Tracing::Fixed),
+            loaded: AtomicU8::new(LOADED_UNKNOWN),
+            load_seconds: Mutex::new(None),
+            name,
+            version,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Hands what is buffered to the current instruments, then makes the instruments of
+    /// `meter` current and reports the model's info, load state and load time on them.
+    pub(crate) fn bind(self: &Arc<Self>, meter: &Meter, models: &Arc<ModelSet>) {
+        self.flush();
+        let instruments = Arc::new(SdkInstruments::new(meter, &self.model_attributes));
+        let loaded = self.loaded.load(Ordering::Relaxed);
+        instruments
+            .loaded
+            .record(u64::from(loaded == 1), &self.model_attributes);
+        if let Some(seconds) = *lock(&self.load_seconds) {
+            instruments
+                .load_duration
+                .record(seconds, &self.model_attributes);
+        }
+        *self
+            .binding
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(instruments);
+        models.add(self);
+    }
+
+    fn instruments(&self) -> Option<Arc<SdkInstruments>> {
+        self.binding
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Runs `record` on the calling thread's stripe, handing the stripe over when full.
+    pub(crate) fn with_stripe<R>(&self, stripe: usize, record: impl FnOnce(&mut Stripe) -> R) -> R {
+        let mut guard = lock(&self.stripes[stripe % stripes::STRIPES].0);
+        if guard.is_full() {
+            self.drain(&mut guard);
+        }
+        record(&mut guard)
+    }
+
+    pub(crate) fn flush(&self) {
+        for stripe in &self.stripes {
+            self.drain(&mut lock(&stripe.0));
+        }
+    }
+
+    fn drain(&self, stripe: &mut Stripe) {
+        let Some(sdk) = self.instruments() else {
+            // Nothing installed yet: like the OpenTelemetry API without an SDK, drop it.
+            *stripe = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
+            return;
+        };
+        for seconds in stripe.ok_durations.drain(..) {
+            sdk.duration_ok.record(seconds);
+        }
+        for confidence in stripe.confidences.drain(..) {
+            sdk.confidence.record(confidence);
+        }
+        let [name, version] = &self.model_attributes;
+        for (slot, count) in stripe.ok_counts.iter_mut().enumerate() {
+            if *count == 0 {
+                continue;
+            }
+            let ok = KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK);
+            match self.labels.name(slot) {
+                Some(label) => sdk.predictions.add(
+                    *count,
+                    &[
+                        name.clone(),
+                        version.clone(),
+                        ok,
+                        KeyValue::new(attr::PREDICTION_LABEL, Value::String(label.into())),
+                    ],
+                ),
+                None => sdk
+                    .predictions
+                    .add(*count, &[name.clone(), version.clone(), ok]),
+            }
+            *count = 0;
+        }
+        for failure in stripe.failures.drain(..) {
+            let attributes = [
+                name.clone(),
+                version.clone(),
+                KeyValue::new(attr::PREDICTION_OUTCOME, failure.outcome),
+                KeyValue::new(attr::ERROR_TYPE, failure.error_type),
+            ];
+            sdk.duration.record(failure.seconds, &attributes);
+            sdk.predictions.add(failure.rows, &attributes);
+        }
+        for (counts, counter) in [
+            (&mut stripe.missing, &sdk.missing),
+            (&mut stripe.out_of_range, &sdk.out_of_range),
+        ] {
+            for (feature, count) in counts.iter_mut().enumerate() {
+                if *count > 0 {
+                    counter.add(
+                        *count,
+                        &[
+                            name.clone(),
+                            version.clone(),
+                            KeyValue::new(
+                                attr::FEATURE_NAME,
+                                Value::String(Arc::clone(&self.features[feature]).into()),
+                            ),
+                        ],
+                    );
+                    *count = 0;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn active(&self) -> i64 {
+        self.active
+            .iter()
+            .map(|count| count.0.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn add_active(&self, stripe: usize, delta: i64) {
+        self.active[stripe % stripes::STRIPES]
+            .0
+            .fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Records one successful call: its duration, and `rows` predictions with one label
+    /// and confidence.
+    pub(crate) fn record_success(
+        &self,
+        stripe: usize,
+        seconds: f64,
+        rows: u64,
+        label_slot: usize,
+        confidence: Option<f64>,
+    ) {
+        self.with_stripe(stripe, |stripe| {
+            stripe.ok_durations.push(seconds);
+            stripe.ok_counts[label_slot] += rows;
+            if let Some(confidence) = valid_confidence(confidence) {
+                stripe.confidences.push(confidence);
+            }
+        });
+    }
+
+    /// Records one row of a batch (its duration is recorded once, by `record_batch_end`).
+    pub(crate) fn record_row(&self, stripe: usize, label_slot: usize, confidence: Option<f64>) {
+        self.with_stripe(stripe, |stripe| {
+            stripe.ok_counts[label_slot] += 1;
+            if let Some(confidence) = valid_confidence(confidence) {
+                stripe.confidences.push(confidence);
+            }
+        });
+    }
+
+    pub(crate) fn record_batch_end(&self, stripe: usize, seconds: f64) {
+        self.with_stripe(stripe, |stripe| stripe.ok_durations.push(seconds));
+    }
+
+    pub(crate) fn record_failure(&self, stripe: usize, failure: Failure) {
+        self.with_stripe(stripe, |stripe| stripe.failures.push(failure));
+    }
+
+    /// Counts the missing values of one input row (`ml.feature.missing`).
+    pub(crate) fn observe_row<R: crate::FeatureRow + ?Sized>(&self, stripe: usize, row: &R) {
+        let mut any_missing = false;
+        row.for_each_feature(|_, value| any_missing |= value.is_none());
+        if !any_missing {
+            return;
+        }
+        self.with_stripe(stripe, |stripe| {
+            row.for_each_feature(|feature, value| {
+                if let (None, Some(count)) = (value, stripe.missing.get_mut(feature)) {
+                    *count += 1;
+                }
+            });
+        });
+    }
+
+    fn feature_index(&self, feature: &str) -> Option<usize> {
+        self.features.iter().position(|name| &**name == feature)
+    }
+
+    pub(crate) fn set_loaded(&self, loaded: bool) {
+        self.loaded.store(u8::from(loaded), Ordering::Relaxed);
+        if let Some(sdk) = self.instruments() {
+            sdk.loaded.record(u64::from(loaded), &self.model_attributes);
+        }
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Relaxed) == 1
+    }
+
+    /// Starts the span of a prediction under `parent`, unless the sampler would drop it.
+    pub(crate) fn start_span(&self, span_name: &'static str, parent: &Context) -> Option<Context> {
+        let start = |tracing: &TracingState| {
+            tracing.start_span_with(span_name, parent, self.model_attributes.iter().cloned())
+        };
+        match &self.tracing {
+            Tracing::Fixed(tracing) => start(tracing),
+            Tracing::Installed => registry::with_tracing(start),
+        }
+    }
+}
+
+impl Drop for ModelState {
+    /// A model handle dropped before the next collection still delivers what it recorded.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+fn shared(text: &str) -> Value {
+    Value::String(StringValue::from(Arc::<str>::from(text)))
+}
+
+fn valid_confidence(confidence: Option<f64>) -> Option<f64> {
+    confidence
+        .filter(|value| value.is_finite())
+        .map(|value| value.clamp(0.0, 1.0))
+}
+
+/// Sets the attributes and status that describe how the call ended, then ends the span.
+pub(crate) fn end_span(
+    context: &Context,
+    rows: u64,
+    outcome: &'static str,
+    label: Option<&str>,
+    confidence: Option<f64>,
+    error_type: Option<&'static str>,
+) {
+    let span = context.span();
+    if span.is_recording() {
+        let mut attributes = vec![
+            KeyValue::new(attr::PREDICTION_OUTCOME, outcome),
+            KeyValue::new(
+                attr::PREDICTION_BATCH_SIZE,
+                i64::try_from(rows).unwrap_or(i64::MAX),
+            ),
+        ];
+        if let Some(label) = label {
+            attributes.push(KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()));
+        }
+        if let Some(confidence) = valid_confidence(confidence) {
+            attributes.push(KeyValue::new(attr::PREDICTION_CONFIDENCE, confidence));
+        }
+        if let Some(error_type) = error_type {
+            attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type));
+            span.set_status(Status::error(error_type));
+        }
+        span.set_attributes(attributes);
+    }
+    span.end();
+}
+
+impl Model {
+    /// Starts describing a model version.
+    pub fn builder(name: impl Into<String>) -> ModelBuilder {
+        ModelBuilder {
+            name: name.into(),
+            version: "unversioned".to_owned(),
+            labels: Vec::new(),
+            features: Vec::new(),
+        }
     }
 
     /// The model name (`ml.model.name`).
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.state.name()
     }
 
     /// The model version (`ml.model.version`).
     pub fn version(&self) -> &str {
-        &self.inner.version
+        self.state.version()
     }
 
     /// Records one finished prediction call: its duration and outcome, and for a success
     /// its label and confidence. `rows` is the number of predictions the call made (1, or
     /// the batch size): the duration is recorded once, the prediction count `rows` times.
     pub fn record_prediction(&self, duration: Duration, rows: u64, outcome: Outcome<'_>) {
-        let inner = &*self.inner;
+        let stripe = stripes::current();
         let seconds = duration.as_secs_f64();
         match outcome {
             Outcome::Ok { label, confidence } => {
-                inner.duration_ok.record(seconds);
-                self.count_ok(label, rows);
-                if let Some(confidence) = confidence.filter(|value| value.is_finite()) {
-                    inner.confidence.record(confidence.clamp(0.0, 1.0));
-                }
+                let slot = self.state.labels.slot(label.map(Label::Text));
+                self.state
+                    .record_success(stripe, seconds, rows, slot, confidence);
             }
-            Outcome::Error { error_type } => {
-                self.record_failure(seconds, rows, outcome.as_str(), error_type);
-            }
+            Outcome::Error { error_type } => self.state.record_failure(
+                stripe,
+                Failure {
+                    seconds,
+                    rows,
+                    outcome: outcome::ERROR,
+                    error_type,
+                },
+            ),
             Outcome::Panic | Outcome::Cancelled => {
                 let kind = outcome.as_str();
-                self.record_failure(seconds, rows, kind, kind);
-            }
-        }
-    }
-
-    fn count_ok(&self, label: Option<&str>, rows: u64) {
-        let inner = &*self.inner;
-        match label {
-            None => inner.predictions_ok_without_label.add(rows),
-            Some(label) if inner.predictions_ok_by_label.is_empty() => {
-                let [name, version] = &inner.model_attributes;
-                inner.predictions.add(
-                    rows,
-                    &[
-                        name.clone(),
-                        version.clone(),
-                        KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK),
-                        KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()),
-                    ],
+                self.state.record_failure(
+                    stripe,
+                    Failure {
+                        seconds,
+                        rows,
+                        outcome: kind,
+                        error_type: kind,
+                    },
                 );
             }
-            Some(label) => {
-                let by_label = &inner.predictions_ok_by_label;
-                let counter = by_label
-                    .iter()
-                    .find(|(declared, _)| declared == label)
-                    .or_else(|| by_label.last())
-                    .map(|(_, counter)| counter);
-                if let Some(counter) = counter {
-                    counter.add(rows);
-                }
-            }
         }
-    }
-
-    /// Errors are the slow path: their `error.type` is only known at the call.
-    fn record_failure(&self, seconds: f64, rows: u64, outcome: &'static str, error_type: &str) {
-        let [name, version] = &self.inner.model_attributes;
-        let attributes = [
-            name.clone(),
-            version.clone(),
-            KeyValue::new(attr::PREDICTION_OUTCOME, outcome),
-            KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()),
-        ];
-        self.inner.duration.record(seconds, &attributes);
-        self.inner.predictions.add(rows, &attributes);
     }
 
     /// Marks one prediction call as in progress until the guard is dropped
     /// (`ml.predictions.active`).
-    pub fn track_active(&self) -> ActiveGuard {
-        self.inner.active.add(1);
+    pub fn track_active(&self) -> ActiveGuard<'_> {
+        let stripe = stripes::current();
+        self.state.add_active(stripe, 1);
         ActiveGuard {
-            model: Arc::clone(&self.inner),
+            model: &self.state,
+            stripe,
         }
     }
 
     /// Starts the span of a prediction, `predict {model}`, as a child of the current
     /// OpenTelemetry context (which includes the current `tracing` span).
     pub fn start_span(&self) -> PredictionSpan {
-        let inner = &*self.inner;
         let parent = Context::current();
-        let span = inner
-            .tracer
-            .span_builder(inner.span_name)
-            .with_kind(SpanKind::Internal)
-            .with_attributes(inner.model_attributes.iter().cloned())
-            .start_with_context(&inner.tracer, &parent);
-        PredictionSpan {
-            context: parent.with_span(span),
+        match self.state.start_span(self.state.span_name, &parent) {
+            Some(context) => PredictionSpan {
+                context,
+                owned: true,
+            },
+            None => PredictionSpan {
+                context: parent,
+                owned: false,
+            },
         }
     }
 
@@ -340,39 +714,46 @@ impl ModelInstruments {
 
     /// Reports whether the model version is loaded and serving (`ml.model.loaded`).
     pub fn set_loaded(&self, loaded: bool) {
-        self.inner
-            .loaded
-            .record(u64::from(loaded), &self.inner.model_attributes);
+        self.state.set_loaded(loaded);
+    }
+
+    /// Whether [`set_loaded(true)`](Self::set_loaded) was the last report.
+    pub fn is_loaded(&self) -> bool {
+        self.state.is_loaded()
     }
 
     /// Reports how long the model version took to load (`ml.model.load.duration`).
     pub fn set_load_duration(&self, duration: Duration) {
-        self.inner
-            .load_duration
-            .record(duration.as_secs_f64(), &self.inner.model_attributes);
+        let seconds = duration.as_secs_f64();
+        *lock(&self.state.load_seconds) = Some(seconds);
+        if let Some(sdk) = self.state.instruments() {
+            sdk.load_duration
+                .record(seconds, &self.state.model_attributes);
+        }
     }
 
     /// Counts an input value of `feature` that was missing or NaN (`ml.feature.missing`).
+    /// Features outside the model's feature list are ignored.
     pub fn record_missing_feature(&self, feature: &str) {
-        self.count_feature(&self.inner.missing, feature);
+        if let Some(index) = self.state.feature_index(feature) {
+            self.state
+                .with_stripe(stripes::current(), |stripe| stripe.missing[index] += 1);
+        }
     }
 
     /// Counts an input value of `feature` outside its reference range
-    /// (`ml.feature.out_of_range`).
+    /// (`ml.feature.out_of_range`). Features outside the model's feature list are ignored.
     pub fn record_out_of_range_feature(&self, feature: &str) {
-        self.count_feature(&self.inner.out_of_range, feature);
+        if let Some(index) = self.state.feature_index(feature) {
+            self.state
+                .with_stripe(stripes::current(), |stripe| stripe.out_of_range[index] += 1);
+        }
     }
 
-    fn count_feature(&self, counter: &Counter<u64>, feature: &str) {
-        let [name, version] = &self.inner.model_attributes;
-        counter.add(
-            1,
-            &[
-                name.clone(),
-                version.clone(),
-                KeyValue::new(attr::FEATURE_NAME, feature.to_owned()),
-            ],
-        );
+    /// Hands every buffered measurement to the SDK now. Collections do this on their own;
+    /// call it before reading the SDK's state yourself.
+    pub fn flush(&self) {
+        self.state.flush();
     }
 }
 
@@ -382,6 +763,9 @@ impl ModelInstruments {
 #[must_use = "end the span with end() so it carries the outcome"]
 pub struct PredictionSpan {
     context: Context,
+    /// False when the sampler dropped the span and `context` is the caller's: ending it
+    /// must not end the caller's span.
+    owned: bool,
 }
 
 impl PredictionSpan {
@@ -392,34 +776,22 @@ impl PredictionSpan {
 
     /// Sets the attributes and status that describe `outcome`, then ends the span.
     pub fn end(self, rows: u64, outcome: Outcome<'_>) {
-        let span = self.context.span();
-        if span.is_recording() {
-            span.set_attribute(KeyValue::new(attr::PREDICTION_OUTCOME, outcome.as_str()));
-            span.set_attribute(KeyValue::new(attr::PREDICTION_BATCH_SIZE, rows as i64));
-            match outcome {
-                Outcome::Ok { label, confidence } => {
-                    if let Some(label) = label {
-                        span.set_attribute(KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()));
-                    }
-                    if let Some(confidence) = confidence.filter(|value| value.is_finite()) {
-                        span.set_attribute(KeyValue::new(
-                            attr::PREDICTION_CONFIDENCE,
-                            confidence.clamp(0.0, 1.0),
-                        ));
-                    }
-                }
-                Outcome::Error { error_type } => {
-                    span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.to_owned()));
-                    span.set_status(Status::error(error_type.to_owned()));
-                }
-                Outcome::Panic | Outcome::Cancelled => {
-                    let kind = outcome.as_str();
-                    span.set_attribute(KeyValue::new(attr::ERROR_TYPE, kind));
-                    span.set_status(Status::error(kind));
-                }
-            }
+        if !self.owned {
+            return;
         }
-        span.end();
+        let (label, confidence, error_type) = match outcome {
+            Outcome::Ok { label, confidence } => (label, confidence, None),
+            Outcome::Error { error_type } => (None, None, Some(error_type)),
+            Outcome::Panic | Outcome::Cancelled => (None, None, Some(outcome.as_str())),
+        };
+        end_span(
+            &self.context,
+            rows,
+            outcome.as_str(),
+            label,
+            confidence,
+            error_type,
+        );
     }
 }
 
@@ -427,12 +799,13 @@ impl PredictionSpan {
 /// when a future is cancelled, since drop runs then too).
 #[derive(Debug)]
 #[must_use = "the call counts as active only while the guard is alive"]
-pub struct ActiveGuard {
-    model: Arc<Inner>,
+pub struct ActiveGuard<'a> {
+    model: &'a ModelState,
+    stripe: usize,
 }
 
-impl Drop for ActiveGuard {
+impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        self.model.active.add(-1);
+        self.model.add_active(self.stripe, -1);
     }
 }

@@ -56,6 +56,10 @@ pub mod attr {
     pub const DRIFT_METHOD: &str = "ml.drift.method";
     /// Semantic-convention error class.
     pub const ERROR_TYPE: &str = "error.type";
+    /// Sub-step of a prediction (`#[instrument_ml(stage = "preprocess")]`), on its span.
+    pub const STAGE: &str = "ml.stage";
+    /// Prefix of span attributes that record arguments (`record = [arg]`): `ml.input.arg`.
+    pub const INPUT_PREFIX: &str = "ml.input.";
     /// Semantic-convention component type of an SDK exporter or processor.
     pub const OTEL_COMPONENT_TYPE: &str = "otel.component.type";
 }

@@ -28,12 +28,13 @@ use crate::export_health::{self, ExportCounters, ExporterStatus};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
 use crate::logging::{self, JsonLogFormat};
-use crate::model::{ModelInstruments, ModelInstrumentsBuilder};
+use crate::model::{Model, ModelBuilder, ModelSet, ModelState, TracingState};
 use crate::names;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::otlp::{self, ExportRuntime};
 #[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusHandle;
+use crate::registry;
 use crate::resource;
 
 /// Spans waiting for export at most; beyond it spans are dropped and counted.
@@ -177,6 +178,11 @@ impl TelemetryBuilder {
         if !telemetry.sdk_disabled {
             global::set_tracer_provider(telemetry.tracer_provider.clone());
             global::set_meter_provider(telemetry.meter_provider.clone());
+            registry::install(
+                telemetry.meter(),
+                Arc::clone(&telemetry.models),
+                Arc::clone(&telemetry.tracing),
+            );
             global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
                 Box::new(TraceContextPropagator::new()),
                 Box::new(BaggagePropagator::new()),
@@ -216,6 +222,9 @@ pub struct Telemetry {
     /// Longest export timeout of any exporter, so shutdown waits for the last export.
     export_timeout: Duration,
     shut_down: bool,
+    /// Models bound to this meter provider: its collections hand their stripes over.
+    models: Arc<ModelSet>,
+    tracing: Arc<TracingState>,
     /// Declared last so it is dropped after the providers have shut down.
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     _runtime: ExportRuntime,
@@ -342,9 +351,13 @@ impl Telemetry {
             None => None,
         };
 
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        let tracing_exported = settings.traces.is_some();
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        let tracing_exported = false;
+        let tracer_provider = tracer_provider.build();
         let telemetry = Self {
             service_name: settings.service_name,
-            tracer_provider: tracer_provider.build(),
             meter_provider: meter_provider.build(),
             logger_provider,
             #[cfg(feature = "prometheus")]
@@ -360,9 +373,17 @@ impl Telemetry {
                 .max()
                 .unwrap_or_default(),
             shut_down: false,
+            models: Arc::new(ModelSet::default()),
+            tracing: Arc::new(TracingState {
+                tracer: tracer_provider.tracer_with_scope(scope()),
+                exporting: !settings.sdk_disabled && tracing_exported,
+                sampler: settings.sampler,
+            }),
+            tracer_provider,
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
             _runtime: runtime,
         };
+        telemetry.models.register_collection(&telemetry.meter());
         export_health::register_self_metrics(&telemetry.meter(), &telemetry.exporters);
         Ok(telemetry)
     }
@@ -397,10 +418,13 @@ impl Telemetry {
         self.tracer_provider.tracer_with_scope(scope())
     }
 
-    /// Creates the instruments of one model version, e.g.
-    /// `telemetry.model(ModelInstruments::builder("iris").version("2.0.0"))`.
-    pub fn model(&self, model: ModelInstrumentsBuilder) -> ModelInstruments {
-        model.build(&self.meter(), self.tracer())
+    /// Creates the telemetry of one model version bound to this `Telemetry` only, e.g.
+    /// `telemetry.model(Model::builder("iris").version("2.0.0"))`. For `#[instrument_ml]`
+    /// register models with [`ModelBuilder::register`] instead.
+    pub fn model(&self, model: ModelBuilder) -> Model {
+        let state = Arc::new(ModelState::new(model, Some(Arc::clone(&self.tracing))));
+        state.bind(&self.meter(), &self.models);
+        Model { state }
     }
 
     /// The Prometheus exposition of every instrument, if the `prometheus` exporter is on.

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use mlotel::{ModelInstruments, Outcome, Telemetry};
+use mlotel::{Model, Outcome, Telemetry};
 
 fn main() -> ExitCode {
     let telemetry = match Telemetry::builder()
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let iris = telemetry.model(ModelInstruments::builder("iris").version("2.0.0").labels([
+    let iris = telemetry.model(Model::builder("iris").version("2.0.0").labels([
         "setosa",
         "versicolor",
         "virginica",
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn predict(model: &ModelInstruments, outcome: Outcome<'_>) {
+fn predict(model: &Model, outcome: Outcome<'_>) {
     let started = Instant::now();
     let _active = model.track_active();
     let ((), span) = model.in_span(|| {

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mlotel::{ModelInstruments, Outcome, Telemetry};
+use mlotel::{Model, Outcome, Telemetry};
 
 const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
 /// Weights and biases of a multinomial logistic regression fitted on the iris data set.
@@ -38,11 +38,7 @@ fn main() -> ExitCode {
         .unwrap_or(2000);
 
     let loading = Instant::now();
-    let model = telemetry.model(
-        ModelInstruments::builder("iris")
-            .version("1.0.0")
-            .labels(LABELS),
-    );
+    let model = telemetry.model(Model::builder("iris").version("1.0.0").labels(LABELS));
     model.set_load_duration(loading.elapsed());
     model.set_loaded(true);
     tracing::info!(rows, "scoring synthetic iris rows");

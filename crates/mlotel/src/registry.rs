@@ -1,0 +1,103 @@
+//! The process-wide registry behind `#[instrument_ml]`: model versions by name and version,
+//! and the installed telemetry they record to. Models live for the whole process (they are
+//! few and made at start-up), so call sites can keep a `&'static` to theirs.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use opentelemetry::metrics::Meter;
+
+use crate::model::{Model, ModelBuilder, ModelSet, ModelState, TracingState};
+
+struct Installed {
+    meter: Meter,
+    models: Arc<ModelSet>,
+}
+
+static MODELS: RwLock<Vec<&'static Arc<ModelState>>> = RwLock::new(Vec::new());
+static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
+static TRACING: RwLock<Option<Arc<TracingState>>> = RwLock::new(None);
+/// Bumped by each installation, so threads know to refresh their cached tracing state.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CACHED_TRACING: RefCell<(u64, Option<Arc<TracingState>>)> =
+        const { RefCell::new((0, None)) };
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Makes `meter` and `tracing` the ones every registered model records to.
+pub(crate) fn install(meter: Meter, models: Arc<ModelSet>, tracing: Arc<TracingState>) {
+    *write(&TRACING) = Some(tracing);
+    GENERATION.fetch_add(1, Ordering::Release);
+    for model in read(&MODELS).iter() {
+        model.bind(&meter, &models);
+    }
+    *write(&INSTALLED) = Some(Installed { meter, models });
+}
+
+pub(crate) fn register(builder: ModelBuilder) -> &'static Arc<ModelState> {
+    let mut models = write(&MODELS);
+    if let Some(known) = models
+        .iter()
+        .find(|model| model.name() == builder.name && model.version() == builder.version)
+    {
+        return known;
+    }
+    let model: &'static Arc<ModelState> =
+        Box::leak(Box::new(Arc::new(ModelState::new(builder, None))));
+    if let Some(installed) = &*read(&INSTALLED) {
+        model.bind(&installed.meter, &installed.models);
+    }
+    models.push(model);
+    model
+}
+
+/// The registered model version, registered with default settings on first use.
+pub(crate) fn model(name: &str, version: &str) -> &'static Arc<ModelState> {
+    if let Some(known) = read(&MODELS)
+        .iter()
+        .find(|model| model.name() == name && model.version() == version)
+    {
+        return known;
+    }
+    tracing::info!(
+        target: "mlotel",
+        model = name,
+        version,
+        "model version used before it was registered; registering it with default settings \
+         (no declared labels or features)"
+    );
+    register(Model::builder(name).version(version))
+}
+
+/// Runs `use_it` with the installed tracing state, read from a per-thread copy so the hot
+/// path touches no shared lock or reference count. `None` before any installation.
+pub(crate) fn with_tracing<R>(use_it: impl FnOnce(&TracingState) -> Option<R>) -> Option<R> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut use_it = Some(use_it);
+    let from_cache = CACHED_TRACING.try_with(|cached| {
+        let stale = cached.borrow().0 != generation;
+        if let (true, Ok(mut cached)) = (stale, cached.try_borrow_mut()) {
+            *cached = (generation, read(&TRACING).clone());
+        }
+        let cached = cached.borrow();
+        let tracing = cached.1.as_deref()?;
+        use_it.take().and_then(|use_it| use_it(tracing))
+    });
+    match (from_cache, use_it) {
+        (Ok(output), _) => output,
+        // The thread is exiting and its cache is gone: read the shared state instead.
+        (Err(_), Some(use_it)) => use_it(read(&TRACING).as_deref()?),
+        (Err(_), None) => None,
+    }
+}
