@@ -43,7 +43,7 @@ fn iris(telemetry: &Telemetry) -> Model {
     telemetry.model(
         Model::builder("iris")
             .version("2.0.0")
-            .features(["petal_width"])
+            .features(["sepal_length", "petal_width"])
             .labels(["setosa", "versicolor", "virginica"]),
     )
 }
