@@ -15,7 +15,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
@@ -42,12 +42,24 @@ use crate::resource;
 const SPAN_QUEUE_CAPACITY: usize = 2048;
 
 /// Configures telemetry in code; every value can be overridden by its `OTEL_*` variable.
-#[derive(Debug, Clone)]
 #[must_use = "call build() or install()"]
 pub struct TelemetryBuilder {
     code: CodeSettings,
     env: Option<Env>,
     install_logging: bool,
+    span_processors: Vec<Box<dyn SpanProcessor>>,
+}
+
+impl std::fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TelemetryBuilder")
+            .field("code", &self.code)
+            .field("env", &self.env)
+            .field("install_logging", &self.install_logging)
+            .field("span_processors", &self.span_processors.len())
+            .finish()
+    }
 }
 
 impl TelemetryBuilder {
@@ -141,6 +153,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Adds a span processor of your own (e.g. a `BatchSpanProcessor` with another
+    /// exporter), next to the OTLP one. Spans reach it as long as the SDK is enabled and
+    /// the sampler keeps them, whatever `OTEL_TRACES_EXPORTER` says.
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.span_processors.push(Box::new(processor));
+        self
+    }
+
     /// Whether [`install`](Self::install) also sets the global `tracing` subscriber (JSON
     /// lines on stdout plus the OpenTelemetry bridge). Default `true`.
     pub fn install_logging(mut self, install: bool) -> Self {
@@ -152,7 +172,7 @@ impl TelemetryBuilder {
     pub fn build(self) -> Result<Telemetry, InstallError> {
         let env = self.env.unwrap_or_else(Env::from_process);
         let settings = config::resolve(&self.code, &env)?;
-        Telemetry::from_settings(settings, env)
+        Telemetry::from_settings(settings, env, self.span_processors)
     }
 
     /// Builds, then installs globally: the OpenTelemetry tracer and meter providers, the
@@ -255,10 +275,15 @@ impl Telemetry {
             code: CodeSettings::default(),
             env: None,
             install_logging: true,
+            span_processors: Vec::new(),
         }
     }
 
-    fn from_settings(settings: Settings, env: Env) -> Result<Self, InstallError> {
+    fn from_settings(
+        settings: Settings,
+        env: Env,
+        span_processors: Vec<Box<dyn SpanProcessor>>,
+    ) -> Result<Self, InstallError> {
         let resource = resource::build(&settings);
         #[cfg_attr(
             not(any(feature = "otlp-grpc", feature = "otlp-http")),
@@ -352,9 +377,12 @@ impl Telemetry {
         };
 
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        let tracing_exported = settings.traces.is_some();
+        let tracing_exported = settings.traces.is_some() || !span_processors.is_empty();
         #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-        let tracing_exported = false;
+        let tracing_exported = !span_processors.is_empty();
+        for processor in span_processors {
+            tracer_provider = tracer_provider.with_span_processor(BoxedSpanProcessor(processor));
+        }
         let tracer_provider = tracer_provider.build();
         let telemetry = Self {
             service_name: settings.service_name,
@@ -571,5 +599,32 @@ fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
         Sampler::ParentBasedTraceIdRatio(ratio) => {
             Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(ratio)))
         }
+    }
+}
+
+/// Lets a boxed processor from [`TelemetryBuilder::span_processor`] go where the SDK wants
+/// a concrete type.
+#[derive(Debug)]
+struct BoxedSpanProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedSpanProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
     }
 }
