@@ -21,6 +21,7 @@ const FIRST_NAMED: usize = 2;
 pub(crate) struct LabelTable {
     declared: bool,
     names: Box<[OnceLock<Arc<str>>]>,
+    other: Arc<str>,
     filled: AtomicUsize,
     adding: Mutex<()>,
 }
@@ -39,6 +40,7 @@ impl LabelTable {
         Self {
             declared: !declared.is_empty(),
             names,
+            other: Arc::from(OTHER_LABEL),
             filled: AtomicUsize::new(declared.len()),
             adding: Mutex::new(()),
         }
@@ -53,7 +55,7 @@ impl LabelTable {
     pub(crate) fn name(&self, slot: usize) -> Option<Arc<str>> {
         match slot {
             NO_LABEL => None,
-            OTHER => Some(Arc::from(OTHER_LABEL)),
+            OTHER => Some(Arc::clone(&self.other)),
             named => self.names.get(named - FIRST_NAMED)?.get().cloned(),
         }
     }

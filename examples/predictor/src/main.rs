@@ -1,17 +1,18 @@
 //! Run with: `cargo run --release -p predictor`
 //!
 //! Stand-in for the demo service (an actix-web predictor arrives with its own issue): scores
-//! a fixed 4-feature, 3-class logistic model on a stream of synthetic iris-like rows, records
-//! every prediction through mlotel, then prints the model's lines of the Prometheus
+//! a fixed 4-feature, 3-class logistic model on a stream of synthetic iris-like rows through
+//! an `#[instrument_ml]` function, then prints the model's lines of the Prometheus
 //! exposition. Works with no collector running; set `OTEL_EXPORTER_OTLP_ENDPOINT` to send
 //! over OTLP too. `PREDICTIONS` sets how many rows are scored (default 2000).
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mlotel::{Model, Outcome, Telemetry};
+use mlotel::{Model, Telemetry, instrument_ml};
 
 const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
+const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 /// Weights and biases of a multinomial logistic regression fitted on the iris data set.
 const WEIGHTS: [[f64; 4]; 3] = [
     [0.42, 0.97, -2.40, -1.07],
@@ -38,23 +39,17 @@ fn main() -> ExitCode {
         .unwrap_or(2000);
 
     let loading = Instant::now();
-    let model = telemetry.model(Model::builder("iris").version("1.0.0").labels(LABELS));
+    let model = Model::builder("iris")
+        .version("1.0.0")
+        .labels(LABELS)
+        .features(FEATURES)
+        .register();
     model.set_load_duration(loading.elapsed());
     model.set_loaded(true);
     tracing::info!(rows, "scoring synthetic iris rows");
 
     for row in 0..rows {
-        let features = synthetic_row(row);
-        let started = Instant::now();
-        let _active = model.track_active();
-        let (probabilities, span) = model.in_span(|| predict_proba(&features));
-        let (class, confidence) = argmax(&probabilities);
-        let outcome = Outcome::Ok {
-            label: Some(LABELS[class]),
-            confidence: Some(confidence),
-        };
-        span.end(1, outcome);
-        model.record_prediction(started.elapsed(), 1, outcome);
+        predict(&synthetic_row(row));
     }
 
     if let Some(exposition) = telemetry
@@ -90,7 +85,10 @@ fn synthetic_row(row: u64) -> [f64; 4] {
     ]
 }
 
-fn predict_proba(features: &[f64; 4]) -> [f64; 3] {
+/// Class probabilities: mlotel records the argmax as the label and its probability as the
+/// confidence, and counts missing (NaN) features.
+#[instrument_ml(model = "iris", version = "1.0.0", features = features)]
+fn predict(features: &[f64; 4]) -> [f64; 3] {
     let mut logits = [0.0; 3];
     for (class, logit) in logits.iter_mut().enumerate() {
         *logit = BIASES[class]
@@ -104,15 +102,4 @@ fn predict_proba(features: &[f64; 4]) -> [f64; 3] {
     let exps = logits.map(|logit| (logit - max).exp());
     let total: f64 = exps.iter().sum();
     exps.map(|value| value / total)
-}
-
-fn argmax(probabilities: &[f64; 3]) -> (usize, f64) {
-    probabilities
-        .iter()
-        .copied()
-        .enumerate()
-        .fold(
-            (0, f64::MIN),
-            |best, (class, p)| if p > best.1 { (class, p) } else { best },
-        )
 }
