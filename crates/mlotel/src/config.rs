@@ -137,6 +137,9 @@ pub(crate) struct Settings {
     pub(crate) prometheus: bool,
     pub(crate) sampler: Sampler,
     pub(crate) metric_export_interval: Duration,
+    /// `OTEL_BSP_SCHEDULE_DELAY`: read here so `env_vars` can set it like the others (the
+    /// SDK itself reads only the process environment).
+    pub(crate) span_schedule_delay: Option<Duration>,
     /// Problems that do not stop start-up (logged once logging is up).
     pub(crate) warnings: Vec<String>,
 }
@@ -245,6 +248,10 @@ pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, Config
             .metric_export_interval
             .unwrap_or(DEFAULT_METRIC_EXPORT_INTERVAL),
     };
+    let span_schedule_delay = env
+        .get("OTEL_BSP_SCHEDULE_DELAY")
+        .map(|(key, value)| parse_millis(key, value))
+        .transpose()?;
 
     Ok(Settings {
         sdk_disabled,
@@ -257,6 +264,7 @@ pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, Config
         prometheus,
         sampler,
         metric_export_interval,
+        span_schedule_delay,
         warnings,
     })
 }
@@ -611,6 +619,7 @@ mod tests {
         assert!(settings.logs.is_none(), "OTLP logs are opt-in");
         assert_eq!(settings.sampler, Sampler::ParentBasedAlwaysOn);
         assert_eq!(settings.metric_export_interval, Duration::from_secs(60));
+        assert_eq!(settings.span_schedule_delay, None);
         assert!(settings.service_name.starts_with("unknown_service:"));
     }
 
@@ -808,6 +817,11 @@ mod tests {
                 &[("OTEL_METRIC_EXPORT_INTERVAL", "10s")],
                 "OTEL_METRIC_EXPORT_INTERVAL",
                 "10s",
+            ),
+            (
+                &[("OTEL_BSP_SCHEDULE_DELAY", "soon")],
+                "OTEL_BSP_SCHEDULE_DELAY",
+                "soon",
             ),
             (
                 &[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")],

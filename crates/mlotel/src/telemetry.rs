@@ -322,12 +322,13 @@ impl Telemetry {
                 counters_for(Signal::Traces, target),
                 SPAN_QUEUE_CAPACITY,
                 |exporter| {
+                    let mut config =
+                        BatchConfigBuilder::default().with_max_queue_size(SPAN_QUEUE_CAPACITY);
+                    if let Some(delay) = settings.span_schedule_delay {
+                        config = config.with_scheduled_delay(delay);
+                    }
                     BatchSpanProcessor::builder(exporter)
-                        .with_batch_config(
-                            BatchConfigBuilder::default()
-                                .with_max_queue_size(SPAN_QUEUE_CAPACITY)
-                                .build(),
-                        )
+                        .with_batch_config(config.build())
                         .build()
                 },
             );
