@@ -44,7 +44,8 @@ pub mod attr {
     pub const MODEL_VERSION: &str = "ml.model.version";
     /// `ok`, `error`, `panic` or `cancelled`; see [`super::outcome`].
     pub const PREDICTION_OUTCOME: &str = "ml.prediction.outcome";
-    /// Predicted label, from the model's declared (bounded) label set.
+    /// Predicted label. On metrics it is bounded by the model's label set (`__other__`
+    /// beyond it); on spans it is the label as predicted.
     pub const PREDICTION_LABEL: &str = "ml.prediction.label";
     /// Confidence of a prediction (span attribute only).
     pub const PREDICTION_CONFIDENCE: &str = "ml.prediction.confidence";
