@@ -1,0 +1,113 @@
+//! What the benches share: the tiny model they instrument, a span exporter that discards
+//! what it gets, and the installation of mlotel's telemetry for `#[instrument_ml]`.
+
+// Each bench uses part of this module.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mlotel::{Model, Sampler, Telemetry};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanData, SpanExporter};
+
+pub(crate) const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
+pub(crate) const FEATURES: [&str; 4] =
+    ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+/// An iris flower (versicolor).
+pub(crate) const ROW: [f64; 4] = [5.9, 3.0, 4.2, 1.5];
+
+/// Multinomial logistic regression on the four iris features: `softmax(W·x + b)`.
+const WEIGHTS: [[f64; 4]; 3] = [
+    [0.42, 1.39, -2.21, -0.97],
+    [0.53, -0.32, -0.21, -0.94],
+    [-0.95, -1.07, 2.42, 1.91],
+];
+const BIASES: [f64; 3] = [0.26, 1.08, -1.34];
+
+/// The model every variant runs: 12 multiply-adds, 3 `exp`, class probabilities out.
+#[inline(always)]
+pub(crate) fn logistic(row: &[f64; 4]) -> [f64; 3] {
+    let logits: [f64; 3] = std::array::from_fn(|class| {
+        WEIGHTS[class]
+            .iter()
+            .zip(row)
+            .fold(BIASES[class], |sum, (weight, value)| sum + weight * value)
+    });
+    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exp = logits.map(|logit| (logit - max).exp());
+    let sum: f64 = exp.iter().sum();
+    exp.map(|value| value / sum)
+}
+
+/// The predicted class and its probability.
+#[inline(always)]
+pub(crate) fn argmax(probabilities: &[f64; 3]) -> (usize, f64) {
+    probabilities.iter().copied().enumerate().fold(
+        (0, f64::NEG_INFINITY),
+        |best, (class, probability)| {
+            if probability > best.1 {
+                (class, probability)
+            } else {
+                best
+            }
+        },
+    )
+}
+
+/// A span exporter that counts and drops what it is given: the cost of the pipeline up to
+/// the exporter, with no serialisation or network.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DiscardSpans {
+    exported: Arc<AtomicU64>,
+}
+
+impl DiscardSpans {
+    /// Spans handed to the exporter so far (the batch processor drops spans when its queue
+    /// is full, so fewer than were ended).
+    pub(crate) fn exported(&self) -> u64 {
+        self.exported.load(Ordering::Relaxed)
+    }
+}
+
+impl SpanExporter for DiscardSpans {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        drop(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A batch span processor in front of `exporter`, with the SDK's default settings.
+pub(crate) fn batch_processor(exporter: &DiscardSpans) -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(exporter.clone()).build()
+}
+
+/// Installs mlotel's telemetry for `#[instrument_ml]`: metrics to a Prometheus reader only,
+/// spans (when `exporter` is given) through a batch processor to it, nothing on the network.
+/// The newest installation is the one the attribute records to.
+pub(crate) fn install_mlotel(sampler: Sampler, exporter: Option<&DiscardSpans>) -> Telemetry {
+    let mut builder = Telemetry::builder()
+        .service_name("mlotel-benches")
+        .install_logging(false)
+        .env_vars([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ])
+        .sampler(sampler);
+    if let Some(exporter) = exporter {
+        builder = builder.span_processor(batch_processor(exporter));
+    }
+    let telemetry = builder.install().expect("telemetry installs");
+    Model::builder("iris")
+        .version("2.0.0")
+        .labels(LABELS)
+        .features(FEATURES)
+        .register();
+    telemetry
+}
