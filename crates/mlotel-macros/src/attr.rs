@@ -2,6 +2,7 @@
 //! arguments are errors spanned at the offending token.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token, bracketed};
@@ -18,6 +19,19 @@ mod kw {
     syn::custom_keyword!(record);
     syn::custom_keyword!(skip_output);
 }
+
+const NAMES: [&str; 10] = [
+    "model",
+    "version",
+    "features",
+    "batch",
+    "confidence",
+    "label",
+    "name",
+    "stage",
+    "record",
+    "skip_output",
+];
 
 const KNOWN: &str = "`model`, `version`, `features`, `batch`, `confidence`, `label`, `name`, \
                      `stage`, `record`, `skip_output`";
@@ -53,6 +67,49 @@ fn value<T: Parse>(input: ParseStream<'_>) -> syn::Result<T> {
     input.parse()
 }
 
+/// `= name` where `name` is a parameter: a clear error for an expression (`request.row`).
+fn parameter_name(input: ParseStream<'_>, key: &str) -> syn::Result<Ident> {
+    input.parse::<Token![=]>()?;
+    let expr: Expr = input.parse()?;
+    match &expr {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+            if let Some(ident) = path.path.get_ident() {
+                return Ok(ident.clone());
+            }
+        }
+        _ => {}
+    }
+    Err(syn::Error::new_spanned(
+        expr,
+        format!(
+            "`{key}` takes the name of a parameter, e.g. `{key} = row`, not an expression; \
+             take the row as its own parameter"
+        ),
+    ))
+}
+
+/// `= "literal"`: the span name is fixed at compile time.
+fn string(input: ParseStream<'_>, key: &str) -> syn::Result<LitStr> {
+    input.parse::<Token![=]>()?;
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    Err(input.error(format!(
+        "`{key}` takes a string literal, e.g. `{key} = \"preprocess\"`: span names are fixed \
+         at compile time"
+    )))
+}
+
+/// A flag followed by `= value`.
+fn no_value(input: ParseStream<'_>, key: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        return Err(input.error(format!(
+            "`{key}` is a flag and takes no value: write `{key}` alone, or leave it out"
+        )));
+    }
+    Ok(())
+}
+
 fn non_empty(literal: LitStr, what: &str) -> syn::Result<LitStr> {
     if literal.value().trim().is_empty() {
         return Err(syn::Error::new(
@@ -85,10 +142,11 @@ impl Parse for Args {
                 set(&mut args.version, (key, expr), key, "version")?;
             } else if lookahead.peek(kw::features) {
                 let key = input.parse::<kw::features>()?.span;
-                let ident = value(input)?;
+                let ident = parameter_name(input, "features")?;
                 set(&mut args.features, (key, ident), key, "features")?;
             } else if lookahead.peek(kw::batch) {
                 let key = input.parse::<kw::batch>()?.span;
+                no_value(input, "batch")?;
                 set(&mut args.batch, key, key, "batch")?;
             } else if lookahead.peek(kw::confidence) {
                 let key = input.parse::<kw::confidence>()?.span;
@@ -100,18 +158,27 @@ impl Parse for Args {
                 set(&mut args.label, (key, expr), key, "label")?;
             } else if lookahead.peek(kw::name) {
                 let key = input.parse::<kw::name>()?.span;
-                let literal = non_empty(value(input)?, "name")?;
+                let literal = non_empty(string(input, "name")?, "name")?;
                 set(&mut args.name, (key, literal), key, "name")?;
             } else if lookahead.peek(kw::stage) {
                 let key = input.parse::<kw::stage>()?.span;
-                let literal = non_empty(value(input)?, "stage")?;
+                let literal = non_empty(string(input, "stage")?, "stage")?;
                 set(&mut args.stage, (key, literal), key, "stage")?;
             } else if lookahead.peek(kw::record) {
                 let key = input.parse::<kw::record>()?.span;
                 input.parse::<Token![=]>()?;
+                if !input.peek(syn::token::Bracket) {
+                    return Err(input.error(
+                        "`record` takes a list of parameters in brackets, e.g. `record = [row]`",
+                    ));
+                }
                 let content;
                 bracketed!(content in input);
-                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                // `parse_any` so that `self` can be recorded too.
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
+                    &content,
+                    Ident::parse_any,
+                )?;
                 set(
                     &mut args.record,
                     (key, names.into_iter().collect()),
@@ -120,12 +187,16 @@ impl Parse for Args {
                 )?;
             } else if lookahead.peek(kw::skip_output) {
                 let key = input.parse::<kw::skip_output>()?.span;
+                no_value(input, "skip_output")?;
                 set(&mut args.skip_output, key, key, "skip_output")?;
-            } else if input.peek(Ident) {
-                let unknown: Ident = input.parse()?;
+            } else if input.peek(Ident::peek_any) {
+                let unknown = Ident::parse_any(input)?;
+                let hint = closest(&unknown.to_string())
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default();
                 return Err(syn::Error::new(
                     unknown.span(),
-                    format!("unknown argument `{unknown}`; expected one of {KNOWN}"),
+                    format!("unknown argument `{unknown}`{hint}; expected one of {KNOWN}"),
                 ));
             } else {
                 return Err(lookahead.error());
@@ -148,7 +219,7 @@ impl Args {
                 format!("`{this}` conflicts with `{other}`: {why}"),
             ))
         };
-        if let Some((stage, _)) = &self.stage {
+        if self.stage.is_some() {
             let stage_conflicts = [
                 ("features", self.features.as_ref().map(|(span, _)| *span)),
                 ("batch", self.batch),
@@ -170,7 +241,6 @@ impl Args {
                     );
                 }
             }
-            let _ = stage;
         }
         if self.skip_output.is_some() {
             for (other, span) in [
@@ -198,6 +268,55 @@ impl Args {
                  #[instrument_ml(model = \"iris\", version = \"2.0.0\")]",
             ));
         }
+        // Only a stage can lack a model.
+        if let (Some((version, _)), None) = (&self.version, &self.model) {
+            return Err(syn::Error::new(
+                *version,
+                "`version` is the version of `model`: give `model` too, or leave `version` out",
+            ));
+        }
         Ok(())
+    }
+}
+
+/// The known argument a misspelt one most likely meant: at most two edits away.
+fn closest(unknown: &str) -> Option<&'static str> {
+    let unknown = unknown.to_ascii_lowercase();
+    NAMES
+        .iter()
+        .map(|known| (edit_distance(&unknown, known), *known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, b) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a != *b);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelt_arguments_are_matched() {
+        assert_eq!(closest("featurs"), Some("features"));
+        assert_eq!(closest("Model"), Some("model"));
+        assert_eq!(closest("skipoutput"), Some("skip_output"));
+        assert_eq!(closest("labels"), Some("label"));
+        assert_eq!(closest("threshold"), None);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -26,6 +26,15 @@ fn allowances() -> TokenStream {
     }
 }
 
+/// A span that resolves names where the attribute was written but points at `token`'s
+/// location. The generated locals (`__mlotel_guard`, ...) are declared with the attribute's
+/// hygiene; code that uses them is spanned at the user's tokens for its error messages,
+/// which must not move it into the hygiene of those tokens (they may come from another
+/// macro's caller).
+fn located(token: Span) -> Span {
+    Span::call_site().located_at(token)
+}
+
 pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
     check_signature(&args, &function)?;
     let ItemFn {
@@ -65,9 +74,15 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
             __mlotel_output
         }
     };
+    // Inner attributes (`#![allow(..)]` at the top of the body) were parsed with the
+    // function's; they stay at the top of its body.
+    let (inner, outer): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
     Ok(quote! {
-        #(#attrs)*
+        #(#outer)*
         #vis #sig {
+            #(#inner)*
             #body
         }
     })
@@ -75,19 +90,11 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
 
 /// Runs an `async fn`'s body as a future awaited with the span current.
 fn run_async(block: &Block, return_type: Option<&Type>) -> TokenStream {
-    let allow = allowances();
     let future = match return_type {
-        // The unreachable early return fixes the block's output type, so `?` inside it
-        // knows what to convert errors into.
+        // The expected output type reaches the block before its body is checked, so `?`
+        // inside it knows what to convert errors into.
         Some(ty) => quote! {
-            async move {
-                #allow
-                if false {
-                    let __mlotel_type_hint: #ty = loop {};
-                    return __mlotel_type_hint;
-                }
-                #block
-            }
+            ::mlotel::__private::typed_future::<#ty, _>(async move #block)
         },
         None => quote!(async move #block),
     };
@@ -189,6 +196,17 @@ fn check_signature(args: &Args, function: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
+/// The declared type of the parameter named `name`.
+fn parameter_type<'a>(sig: &'a syn::Signature, name: &Ident) -> Option<&'a Type> {
+    sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) => match &*typed.pat {
+            Pat::Ident(pat) if pat.ident == *name => Some(&*typed.ty),
+            _ => None,
+        },
+        FnArg::Receiver(_) => None,
+    })
+}
+
 fn parameter_names(sig: &syn::Signature) -> Vec<String> {
     sig.inputs
         .iter()
@@ -236,13 +254,54 @@ fn check_batch_return(batch: Span, output: &ReturnType) -> syn::Result<()> {
     Ok(())
 }
 
-/// The return type to annotate the body's output with, unless it holds `impl Trait`
-/// (which cannot be written in a `let`).
+/// The return type to annotate the body's output with. `impl Trait` cannot be written in a
+/// `let` or a closure's return type, so each one becomes `_`: the rest of the type still
+/// tells `?` what to convert errors into and the probes which `Result` they read. `None`
+/// when an `impl Trait` sits where `_` cannot replace it.
 fn annotation(output: &ReturnType) -> Option<Type> {
     match output {
         ReturnType::Default => Some(syn::parse_quote!(())),
-        ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => Some((**ty).clone()),
-        ReturnType::Type(..) => None,
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            infer_impl_trait(&mut ty).then_some(ty)
+        }
+    }
+}
+
+/// Replaces every `impl Trait` in `ty` by `_`; false when one is left that could not be.
+fn infer_impl_trait(ty: &mut Type) -> bool {
+    match ty {
+        Type::ImplTrait(_) => {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: Default::default(),
+            });
+            true
+        }
+        Type::Reference(reference) => infer_impl_trait(&mut reference.elem),
+        Type::Ptr(pointer) => infer_impl_trait(&mut pointer.elem),
+        Type::Slice(slice) => infer_impl_trait(&mut slice.elem),
+        Type::Array(array) => infer_impl_trait(&mut array.elem),
+        Type::Paren(paren) => infer_impl_trait(&mut paren.elem),
+        Type::Group(group) => infer_impl_trait(&mut group.elem),
+        Type::Tuple(tuple) => tuple.elems.iter_mut().all(infer_impl_trait),
+        Type::Path(path) if path.qself.is_none() => {
+            path.path
+                .segments
+                .iter_mut()
+                .all(|segment| match &mut segment.arguments {
+                    syn::PathArguments::None => true,
+                    syn::PathArguments::AngleBracketed(arguments) => {
+                        arguments.args.iter_mut().all(|argument| match argument {
+                            syn::GenericArgument::Type(ty) => infer_impl_trait(ty),
+                            other => !mentions_impl(other.to_token_stream()),
+                        })
+                    }
+                    syn::PathArguments::Parenthesized(arguments) => {
+                        !mentions_impl(arguments.to_token_stream())
+                    }
+                })
+        }
+        other => !mentions_impl(other.to_token_stream()),
     }
 }
 
@@ -289,7 +348,7 @@ fn setup(args: &Args, sig: &syn::Signature) -> syn::Result<TokenStream> {
                     .map_or(default_version.clone(), |(_, version)| {
                         version.to_token_stream()
                     });
-                quote_spanned! {model.span()=>
+                quote_spanned! {located(model.span())=>
                     ::mlotel::__private::model(&(#model), &(#version))
                 }
             }
@@ -326,25 +385,38 @@ fn setup(args: &Args, sig: &syn::Signature) -> syn::Result<TokenStream> {
             let mut __mlotel_guard = ::mlotel::__private::Guard::start(#model_lookup, #span_name);
         });
         if let Some((_, features)) = &args.features {
-            let observe = if args.batch.is_some() {
-                format_ident!("observe_feature_rows")
+            // Spanned at the argument, like the row: rustc reports an unmet bound of a
+            // method call at the method's name.
+            let observe = Ident::new(
+                if args.batch.is_some() {
+                    "observe_feature_rows"
+                } else {
+                    "observe_features"
+                },
+                located(features.span()),
+            );
+            // A `&mut` row is read through a shared reborrow: the row traits are
+            // implemented for `&R`, not `&mut R`.
+            let row = if parameter_type(sig, features).is_some_and(
+                |ty| matches!(ty, Type::Reference(reference) if reference.mutability.is_some()),
+            ) {
+                quote_spanned!(located(features.span())=> &*#features)
             } else {
-                format_ident!("observe_features")
+                quote_spanned!(located(features.span())=> &#features)
             };
-            setup.extend(quote_spanned! {features.span()=>
-                __mlotel_guard.#observe(&#features);
+            setup.extend(quote_spanned! {located(features.span())=>
+                __mlotel_guard.#observe(#row);
             });
         }
     }
     if let Some((_, record)) = &args.record {
         for ident in record {
             let key = format!("ml.input.{ident}");
-            setup.extend(quote_spanned! {ident.span()=>
+            setup.extend(quote_spanned! {located(ident.span())=>
                 __mlotel_guard.record_arg(#key, &#ident);
             });
         }
     }
-    let _ = sig;
     Ok(setup)
 }
 
@@ -373,7 +445,7 @@ fn finish(args: &Args, output: &ReturnType) -> TokenStream {
         quote!(__mlotel_guard.finish_unread())
     } else {
         let output_span = match output {
-            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Type(_, ty) => located(ty.span()),
             ReturnType::Default => Span::call_site(),
         };
         let value = format_ident!("__mlotel_value");
@@ -415,18 +487,21 @@ fn finish(args: &Args, output: &ReturnType) -> TokenStream {
 /// `PredictionOutput` trait (an error there points at the return type).
 fn prediction_of(args: &Args, value: &Ident, output_span: Span) -> TokenStream {
     if args.label.is_none() && args.confidence.is_none() {
+        // The argument carries the return type's span too, so that a missing
+        // `PredictionOutput` is reported at the return type, not at the attribute.
+        let value = Ident::new(&value.to_string(), output_span);
         return quote_spanned! {output_span=>
             ::mlotel::__private::prediction_of(#value)
         };
     }
     let label = match &args.label {
-        Some((_, closure)) => quote_spanned! {closure.span()=>
+        Some((_, closure)) => quote_spanned! {located(closure.span())=>
             ::mlotel::__private::label_with(#value, #closure)
         },
         None => quote!(::core::option::Option::None),
     };
     let confidence = match &args.confidence {
-        Some((_, closure)) => quote_spanned! {closure.span()=>
+        Some((_, closure)) => quote_spanned! {located(closure.span())=>
             ::mlotel::__private::confidence_with(#value, #closure)
         },
         None => quote!(::core::option::Option::None),

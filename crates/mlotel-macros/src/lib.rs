@@ -15,9 +15,17 @@ mod expand;
 /// See `mlotel::instrument_ml` for the arguments and examples.
 #[proc_macro_attribute]
 pub fn instrument_ml(args: TokenStream, item: TokenStream) -> TokenStream {
-    instrument(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    match instrument(args.into(), item.clone()) {
+        Ok(instrumented) => instrumented.into(),
+        // The item is kept as written next to the error, so that its callers do not add
+        // errors of their own ("cannot find function") to the one that matters.
+        Err(error) => {
+            let mut output = error.into_compile_error();
+            output.extend(item);
+            output.into()
+        }
+    }
 }
 
 fn instrument(

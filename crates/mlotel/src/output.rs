@@ -80,6 +80,11 @@ pub trait PredictionOutput {
 }
 
 /// A value that names a label: class names, class ids, `bool`, and `Option`s of these.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a label",
+    label = "not a label",
+    note = "a label is a class name (`&str`, `&String`), a class index (`usize`), an integer class id, a `bool`, a `mlotel::Label`, or an `Option` of these; a score belongs in `confidence`"
+)]
 pub trait IntoLabel<'a> {
     /// The label, or `None` when there is none.
     fn into_label(self) -> Option<Label<'a>>;
@@ -133,6 +138,11 @@ impl<'a, L: IntoLabel<'a>> IntoLabel<'a> for Option<L> {
 }
 
 /// A value that gives a confidence: `f64`, `f32` and `Option`s of these.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a confidence",
+    label = "not a confidence",
+    note = "a confidence is an `f64` or `f32` in `0..=1`, or an `Option` of these"
+)]
 pub trait IntoConfidence {
     /// The confidence, or `None` when there is none.
     fn into_confidence(self) -> Option<f64>;

@@ -321,6 +321,12 @@ pub fn prediction_of<T: PredictionOutput + ?Sized>(output: &T) -> Prediction<'_>
     output.prediction()
 }
 
+/// Returns `future` unchanged. Passing an `async` body through it gives the body its
+/// output type before the body is checked, so that `?` inside knows what to convert into.
+pub fn typed_future<T, F: Future<Output = T>>(future: F) -> F {
+    future
+}
+
 /// The rows of a batch output, through [`BatchOutput`].
 pub fn batch_rows<B: BatchOutput + ?Sized>(output: &B) -> &[B::Row] {
     output.rows()
