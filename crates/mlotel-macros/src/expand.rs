@@ -52,12 +52,12 @@ pub(crate) fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
         quote! { #setup #output #finish __mlotel_output }
     } else if let Some((before, async_block)) = async_trait_body(&block) {
         // async-trait turned `async fn` into `Box::pin(async move { .. })`: instrument the
-        // future, not the function that only builds it.
+        // future, not the function that only builds it. As for an `async fn`, the guard
+        // starts at the first poll: a future dropped unpolled records nothing.
         let output = await_in_span(async_block.to_token_stream(), None);
         quote! {
             #(#before)*
-            #setup
-            ::std::boxed::Box::pin(async move { #output #finish __mlotel_output })
+            ::std::boxed::Box::pin(async move { #setup #output #finish __mlotel_output })
         }
     } else {
         let closure_return = return_type.as_ref().map(|ty| quote!(-> #ty));
