@@ -125,34 +125,72 @@ enum Tracing {
 #[derive(Debug)]
 pub(crate) struct TracingState {
     pub(crate) tracer: SdkTracer,
-    /// False when no span processor exports anything: spans are then skipped entirely.
-    pub(crate) exporting: bool,
-    pub(crate) sampler: Sampler,
+    pub(crate) policy: SpanPolicy,
 }
 
-impl TracingState {
-    /// True when the SDK's sampler would drop a span started under `parent` anyway, so it
-    /// need not be built (the SDK builds a non-recording span and its attribute list first).
-    fn drops_child_of(&self, parent: &Context) -> bool {
-        if !self.exporting {
-            return true;
-        }
-        let parent = parent.span();
-        let parent = parent.span_context();
-        match self.sampler {
-            Sampler::AlwaysOff => true,
-            Sampler::ParentBasedAlwaysOn
-            | Sampler::ParentBasedAlwaysOff
-            | Sampler::ParentBasedTraceIdRatio(_)
-                if parent.is_valid() =>
-            {
-                !parent.is_sampled()
+/// When a span would be dropped by the sampler anyway, decided from the sampler's kind and
+/// the parent alone, so an unsampled call builds nothing (the SDK builds a non-recording
+/// span and its attribute list first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpanPolicy {
+    /// No span is ever exported: no span processor, or the `always_off` sampler.
+    Never,
+    /// A parent-based sampler whose root decision may keep a span: a child of an
+    /// unsampled parent is dropped.
+    FollowParent,
+    /// `parentbased_always_off`: only children of sampled parents are kept.
+    OnlySampledParent,
+    /// The SDK's sampler decides (`always_on`, `traceidratio`).
+    Sdk,
+}
+
+impl SpanPolicy {
+    pub(crate) fn new(exporting: bool, sampler: Sampler) -> Self {
+        match sampler {
+            _ if !exporting => Self::Never,
+            Sampler::AlwaysOff => Self::Never,
+            Sampler::ParentBasedAlwaysOn | Sampler::ParentBasedTraceIdRatio(_) => {
+                Self::FollowParent
             }
-            Sampler::ParentBasedAlwaysOff => true,
-            _ => false,
+            Sampler::ParentBasedAlwaysOff => Self::OnlySampledParent,
+            Sampler::AlwaysOn | Sampler::TraceIdRatio(_) => Self::Sdk,
         }
     }
 
+    pub(crate) fn drops_child_of(self, parent: &Context) -> bool {
+        let parent_sampled = || {
+            let span = parent.span();
+            let context = span.span_context();
+            context.is_valid().then_some(context.is_sampled())
+        };
+        match self {
+            Self::Never => true,
+            Self::Sdk => false,
+            Self::FollowParent => parent_sampled() == Some(false),
+            Self::OnlySampledParent => parent_sampled() != Some(true),
+        }
+    }
+
+    pub(crate) fn to_u8(self) -> u8 {
+        match self {
+            Self::Never => 0,
+            Self::FollowParent => 1,
+            Self::OnlySampledParent => 2,
+            Self::Sdk => 3,
+        }
+    }
+
+    pub(crate) fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::FollowParent,
+            2 => Self::OnlySampledParent,
+            3 => Self::Sdk,
+            _ => Self::Never,
+        }
+    }
+}
+
+impl TracingState {
     /// Starts a span under `parent`, unless the sampler would drop it.
     pub(crate) fn start_span(&self, span_name: &'static str, parent: &Context) -> Option<Context> {
         self.start_span_with(span_name, parent, [])
@@ -164,14 +202,17 @@ impl TracingState {
         parent: &Context,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) -> Option<Context> {
-        if self.drops_child_of(parent) {
+        if self.policy.drops_child_of(parent) {
             return None;
         }
+        // Room for the attributes set when the span ends, so they do not grow the list.
+        let mut all_attributes = Vec::with_capacity(SPAN_ATTRIBUTES);
+        all_attributes.extend(attributes);
         let span = self
             .tracer
             .span_builder(span_name)
             .with_kind(SpanKind::Internal)
-            .with_attributes(attributes)
+            .with_attributes(all_attributes)
             .start_with_context(&self.tracer, parent);
         Some(parent.with_span(span))
     }
@@ -306,6 +347,8 @@ pub(crate) struct ModelState {
     pub(crate) labels: LabelTable,
     features: Box<[Arc<str>]>,
     stripes: Stripes,
+    /// Held by the one stripe being handed to the SDK.
+    handing_over: Mutex<()>,
     active: Box<[Padded<AtomicI64>]>,
     binding: RwLock<Option<Arc<SdkInstruments>>>,
     tracing: Tracing,
@@ -340,6 +383,7 @@ impl ModelState {
         Self {
             span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
             stripes: stripes::new_stripes(labels.slot_count(), features.len()),
+            handing_over: Mutex::new(()),
             active: (0..stripes::STRIPES)
                 .map(|_| Padded(AtomicI64::new(0)))
                 .collect(),
@@ -391,18 +435,34 @@ impl ModelState {
             .clone()
     }
 
-    /// Runs `record` on the calling thread's stripe, handing the stripe over when full.
+    /// Runs `record` on the calling thread's stripe, handing the stripe over to the SDK
+    /// when it is half full and no other stripe is being handed over (the SDK's histograms
+    /// take a lock per value: two threads handing over at once would fight over it on
+    /// every value), or when it is full.
     pub(crate) fn with_stripe<R>(&self, stripe: usize, record: impl FnOnce(&mut Stripe) -> R) -> R {
         let mut guard = lock(&self.stripes[stripe % stripes::STRIPES].0);
         if guard.is_full() {
+            let _turn = lock(&self.handing_over);
             self.drain(&mut guard);
+        } else if guard.is_half_full() {
+            let turn = match self.handing_over.try_lock() {
+                Ok(turn) => Some(turn),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if turn.is_some() {
+                self.drain(&mut guard);
+            }
         }
         record(&mut guard)
     }
 
     pub(crate) fn flush(&self) {
         for stripe in &self.stripes {
-            self.drain(&mut lock(&stripe.0));
+            // Same order as `with_stripe`: the stripe, then the turn.
+            let mut stripe = lock(&stripe.0);
+            let _turn = lock(&self.handing_over);
+            self.drain(&mut stripe);
         }
     }
 
@@ -561,7 +621,13 @@ impl ModelState {
         };
         match &self.tracing {
             Tracing::Fixed(tracing) => start(tracing),
-            Tracing::Installed => registry::with_tracing(start),
+            Tracing::Installed => {
+                // Decided from a shared atomic, before touching the per-thread state.
+                if registry::span_policy().drops_child_of(parent) {
+                    return None;
+                }
+                registry::with_tracing(start)
+            }
         }
     }
 }
@@ -583,35 +649,36 @@ fn valid_confidence(confidence: Option<f64>) -> Option<f64> {
         .map(|value| value.clamp(0.0, 1.0))
 }
 
+/// Attributes a prediction span can carry: the model's two, then up to five at its end.
+const SPAN_ATTRIBUTES: usize = 7;
+
 /// Sets the attributes and status that describe how the call ended, then ends the span.
+/// Takes the label as a ready attribute value so a declared label is shared, not copied.
 pub(crate) fn end_span(
     context: &Context,
     rows: u64,
     outcome: &'static str,
-    label: Option<&str>,
+    label: Option<Value>,
     confidence: Option<f64>,
     error_type: Option<&'static str>,
 ) {
     let span = context.span();
     if span.is_recording() {
-        let mut attributes = vec![
-            KeyValue::new(attr::PREDICTION_OUTCOME, outcome),
-            KeyValue::new(
+        let ending = [
+            Some(KeyValue::new(attr::PREDICTION_OUTCOME, outcome)),
+            Some(KeyValue::new(
                 attr::PREDICTION_BATCH_SIZE,
                 i64::try_from(rows).unwrap_or(i64::MAX),
-            ),
+            )),
+            label.map(|label| KeyValue::new(attr::PREDICTION_LABEL, label)),
+            valid_confidence(confidence)
+                .map(|confidence| KeyValue::new(attr::PREDICTION_CONFIDENCE, confidence)),
+            error_type.map(|error_type| KeyValue::new(attr::ERROR_TYPE, error_type)),
         ];
-        if let Some(label) = label {
-            attributes.push(KeyValue::new(attr::PREDICTION_LABEL, label.to_owned()));
-        }
-        if let Some(confidence) = valid_confidence(confidence) {
-            attributes.push(KeyValue::new(attr::PREDICTION_CONFIDENCE, confidence));
-        }
         if let Some(error_type) = error_type {
-            attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type));
             span.set_status(Status::error(error_type));
         }
-        span.set_attributes(attributes);
+        span.set_attributes(ending.into_iter().flatten());
     }
     span.end();
 }
@@ -788,7 +855,7 @@ impl PredictionSpan {
             &self.context,
             rows,
             outcome.as_str(),
-            label,
+            label.map(|label| Value::from(label.to_owned())),
             confidence,
             error_type,
         );

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 
 pub use opentelemetry::context::FutureExt;
 
@@ -154,14 +154,7 @@ impl Guard {
             .record_success(self.stripe, seconds, 1, slot, prediction.confidence);
         if let Some(span) = &self.span {
             let label = prediction.label.map(|label| self.span_label(slot, label));
-            model::end_span(
-                span,
-                1,
-                outcome::OK,
-                label.as_deref(),
-                prediction.confidence,
-                None,
-            );
+            model::end_span(span, 1, outcome::OK, label, prediction.confidence, None);
         }
     }
 
@@ -193,19 +186,19 @@ impl Guard {
         }
     }
 
-    fn span_label(&self, slot: usize, label: Label<'_>) -> String {
-        match (slot, label) {
+    /// The label as predicted: the label set's shared value when it is in the set.
+    fn span_label(&self, slot: usize, label: Label<'_>) -> Value {
+        let predicted = match (slot, label) {
             (labels::OTHER, Label::Text(text)) => text.to_owned(),
             (labels::OTHER, Label::Index(index)) => index.to_string(),
             (labels::OTHER, Label::Integer(number)) => number.to_string(),
             (labels::OTHER, Label::Bool(value)) => value.to_string(),
-            (slot, _) => self
-                .model
-                .labels
-                .name(slot)
-                .map(|name| name.to_string())
-                .unwrap_or_default(),
-        }
+            (slot, _) => match self.model.labels.name(slot) {
+                Some(name) => return Value::String(name.into()),
+                None => String::new(),
+            },
+        };
+        Value::from(predicted)
     }
 }
 

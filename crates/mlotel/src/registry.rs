@@ -3,12 +3,12 @@
 //! few and made at start-up), so call sites can keep a `&'static` to theirs.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opentelemetry::metrics::Meter;
 
-use crate::model::{Model, ModelBuilder, ModelSet, ModelState, TracingState};
+use crate::model::{Model, ModelBuilder, ModelSet, ModelState, SpanPolicy, TracingState};
 
 struct Installed {
     meter: Meter,
@@ -18,6 +18,8 @@ struct Installed {
 static MODELS: RwLock<Vec<&'static Arc<ModelState>>> = RwLock::new(Vec::new());
 static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
 static TRACING: RwLock<Option<Arc<TracingState>>> = RwLock::new(None);
+/// The installed telemetry's [`SpanPolicy`], readable without the per-thread cache.
+static SPAN_POLICY: AtomicU8 = AtomicU8::new(0);
 /// Bumped by each installation, so threads know to refresh their cached tracing state.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
@@ -37,6 +39,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// Makes `meter` and `tracing` the ones every registered model records to.
 pub(crate) fn install(meter: Meter, models: Arc<ModelSet>, tracing: Arc<TracingState>) {
+    SPAN_POLICY.store(tracing.policy.to_u8(), Ordering::Release);
     *write(&TRACING) = Some(tracing);
     GENERATION.fetch_add(1, Ordering::Release);
     for model in read(&MODELS).iter() {
@@ -78,6 +81,10 @@ pub(crate) fn model(name: &str, version: &str) -> &'static Arc<ModelState> {
          (no declared labels or features)"
     );
     register(Model::builder(name).version(version))
+}
+
+pub(crate) fn span_policy() -> SpanPolicy {
+    SpanPolicy::from_u8(SPAN_POLICY.load(Ordering::Acquire))
 }
 
 /// Runs `use_it` with the installed tracing state, read from a per-thread copy so the hot

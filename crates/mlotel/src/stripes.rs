@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of stripes per model; threads beyond it share stripes round-robin.
 pub(crate) const STRIPES: usize = 16;
-/// Values a stripe buffers before handing them to the SDK.
-pub(crate) const BUFFERED_VALUES: usize = 128;
+/// Values a stripe holds at most; it hands them to the SDK from half full on, when no other
+/// stripe of the model is doing so, and waits its turn only when full.
+pub(crate) const BUFFERED_VALUES: usize = 256;
 const BUFFERED_FAILURES: usize = 32;
 
 /// One failed call, waiting to be handed to the SDK.
@@ -52,6 +53,13 @@ impl Stripe {
         self.ok_durations.len() >= BUFFERED_VALUES
             || self.confidences.len() >= BUFFERED_VALUES
             || self.failures.len() >= BUFFERED_FAILURES
+    }
+
+    /// Whether it is time to hand the buffers over, if no other stripe is doing so.
+    pub(crate) fn is_half_full(&self) -> bool {
+        self.ok_durations.len() >= BUFFERED_VALUES / 2
+            || self.confidences.len() >= BUFFERED_VALUES / 2
+            || self.failures.len() >= BUFFERED_FAILURES / 2
     }
 }
 

@@ -28,7 +28,7 @@ use crate::export_health::{self, ExportCounters, ExporterStatus};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
 use crate::logging::{self, JsonLogFormat};
-use crate::model::{Model, ModelBuilder, ModelSet, ModelState, TracingState};
+use crate::model::{Model, ModelBuilder, ModelSet, ModelState, SpanPolicy, TracingState};
 use crate::names;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::otlp::{self, ExportRuntime};
@@ -405,8 +405,10 @@ impl Telemetry {
             models: Arc::new(ModelSet::default()),
             tracing: Arc::new(TracingState {
                 tracer: tracer_provider.tracer_with_scope(scope()),
-                exporting: !settings.sdk_disabled && tracing_exported,
-                sampler: settings.sampler,
+                policy: SpanPolicy::new(
+                    !settings.sdk_disabled && tracing_exported,
+                    settings.sampler,
+                ),
             }),
             tracer_provider,
             #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
