@@ -435,10 +435,9 @@ impl ModelState {
             .clone()
     }
 
-    /// Runs `record` on the calling thread's stripe, handing the stripe over to the SDK
-    /// when it is half full and no other stripe is being handed over (the SDK's histograms
-    /// take a lock per value: two threads handing over at once would fight over it on
-    /// every value), or when it is full.
+    /// Runs `record` on the calling thread's stripe. Only failures are buffered as they
+    /// come; their buffer is handed over when half full and no other stripe is being
+    /// handed over (the SDK takes a lock per value), or when full.
     pub(crate) fn with_stripe<R>(&self, stripe: usize, record: impl FnOnce(&mut Stripe) -> R) -> R {
         let mut guard = lock(&self.stripes[stripe % stripes::STRIPES].0);
         if guard.is_full() {
@@ -472,12 +471,12 @@ impl ModelState {
             *stripe = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
             return;
         };
-        for seconds in stripe.ok_durations.drain(..) {
-            sdk.duration_ok.record(seconds);
-        }
-        for confidence in stripe.confidences.drain(..) {
-            sdk.confidence.record(confidence);
-        }
+        stripe
+            .ok_durations
+            .drain_into(|seconds| sdk.duration_ok.record(seconds));
+        stripe
+            .confidences
+            .drain_into(|confidence| sdk.confidence.record(confidence));
         let [name, version] = &self.model_attributes;
         for (slot, count) in stripe.ok_counts.iter_mut().enumerate() {
             if *count == 0 {
@@ -557,10 +556,10 @@ impl ModelState {
         confidence: Option<f64>,
     ) {
         self.with_stripe(stripe, |stripe| {
-            stripe.ok_durations.push(seconds);
+            stripe.ok_durations.record(seconds);
             stripe.ok_counts[label_slot] += rows;
             if let Some(confidence) = valid_confidence(confidence) {
-                stripe.confidences.push(confidence);
+                stripe.confidences.record(confidence);
             }
         });
     }
@@ -570,13 +569,13 @@ impl ModelState {
         self.with_stripe(stripe, |stripe| {
             stripe.ok_counts[label_slot] += 1;
             if let Some(confidence) = valid_confidence(confidence) {
-                stripe.confidences.push(confidence);
+                stripe.confidences.record(confidence);
             }
         });
     }
 
     pub(crate) fn record_batch_end(&self, stripe: usize, seconds: f64) {
-        self.with_stripe(stripe, |stripe| stripe.ok_durations.push(seconds));
+        self.with_stripe(stripe, |stripe| stripe.ok_durations.record(seconds));
     }
 
     pub(crate) fn record_failure(&self, stripe: usize, failure: Failure) {
