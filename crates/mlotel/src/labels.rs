@@ -1,5 +1,6 @@
-//! The bounded label set of a model: declared labels, or the first labels seen up to a cap,
-//! then `__other__`. Lookups are lock-free; only adding a first-seen label takes a lock.
+//! A bounded set of attribute values — a model's labels, or its feature names: the declared
+//! ones, or the first ones seen up to a cap, then `__other__`. Lookups are lock-free; only
+//! adding a first-seen value takes a lock.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,9 +28,9 @@ pub(crate) struct LabelTable {
 }
 
 impl LabelTable {
-    pub(crate) fn new(declared: &[String]) -> Self {
+    pub(crate) fn new(declared: &[String], undeclared_cap: usize) -> Self {
         let capacity = if declared.is_empty() {
-            UNDECLARED_LABEL_CAP
+            undeclared_cap
         } else {
             declared.len()
         };
@@ -147,7 +148,10 @@ mod tests {
 
     #[test]
     fn declared_labels_map_names_and_indices_and_bound_the_rest() {
-        let table = LabelTable::new(&["setosa".into(), "versicolor".into()]);
+        let table = LabelTable::new(
+            &["setosa".into(), "versicolor".into()],
+            UNDECLARED_LABEL_CAP,
+        );
         let setosa = table.slot(Some(Label::Text("setosa")));
         assert_eq!(table.slot(Some(Label::Index(0))), setosa);
         assert_eq!(table.name(setosa).as_deref(), Some("setosa"));
@@ -159,7 +163,7 @@ mod tests {
 
     #[test]
     fn undeclared_labels_are_remembered_up_to_the_cap() {
-        let table = LabelTable::new(&[]);
+        let table = LabelTable::new(&[], UNDECLARED_LABEL_CAP);
         let seven = table.slot(Some(Label::Integer(7)));
         assert_eq!(table.slot(Some(Label::Text("7"))), seven);
         assert_eq!(table.name(seven).as_deref(), Some("7"));

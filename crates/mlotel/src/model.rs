@@ -85,8 +85,10 @@ impl ModelBuilder {
         self
     }
 
-    /// The model's input features, in input order: they name `ml.feature.name`. Without
-    /// them features are named by their index (`0`, `1`, ...), up to 64.
+    /// The model's input features, in input order: they name `ml.feature.name`, and other
+    /// names are counted as `__other__`. Without them features are named by their index in
+    /// the row (`0`, `1`, ...) or the name given to [`Model::record_missing_feature`], the
+    /// first 64 distinct ones, then `__other__`.
     pub fn features<I, F>(mut self, features: I) -> Self
     where
         I: IntoIterator<Item = F>,
@@ -345,7 +347,7 @@ pub(crate) struct ModelState {
     pub(crate) span_name: &'static str,
     pub(crate) model_attributes: [KeyValue; 2],
     pub(crate) labels: LabelTable,
-    features: Box<[Arc<str>]>,
+    features: LabelTable,
     stripes: Stripes,
     /// Held by the one stripe being handed to the SDK.
     handing_over: Mutex<()>,
@@ -369,20 +371,11 @@ impl ModelState {
             KeyValue::new(attr::MODEL_NAME, shared(&name)),
             KeyValue::new(attr::MODEL_VERSION, shared(&version)),
         ];
-        let features: Box<[Arc<str>]> = if features.is_empty() {
-            (0..UNNAMED_FEATURE_CAP)
-                .map(|index| Arc::from(index.to_string()))
-                .collect()
-        } else {
-            features
-                .iter()
-                .map(|name| Arc::from(name.as_str()))
-                .collect()
-        };
-        let labels = LabelTable::new(&labels);
+        let features = LabelTable::new(&features, UNNAMED_FEATURE_CAP);
+        let labels = LabelTable::new(&labels, crate::UNDECLARED_LABEL_CAP);
         Self {
             span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
-            stripes: stripes::new_stripes(labels.slot_count(), features.len()),
+            stripes: stripes::new_stripes(labels.slot_count(), features.slot_count()),
             handing_over: Mutex::new(()),
             active: (0..stripes::STRIPES)
                 .map(|_| Padded(AtomicI64::new(0)))
@@ -513,21 +506,18 @@ impl ModelState {
             (&mut stripe.missing, &sdk.missing),
             (&mut stripe.out_of_range, &sdk.out_of_range),
         ] {
-            for (feature, count) in counts.iter_mut().enumerate() {
-                if *count > 0 {
+            for (slot, count) in counts.iter_mut().enumerate() {
+                if let (true, Some(feature)) = (*count > 0, self.features.name(slot)) {
                     counter.add(
                         *count,
                         &[
                             name.clone(),
                             version.clone(),
-                            KeyValue::new(
-                                attr::FEATURE_NAME,
-                                Value::String(Arc::clone(&self.features[feature]).into()),
-                            ),
+                            KeyValue::new(attr::FEATURE_NAME, Value::String(feature.into())),
                         ],
                     );
-                    *count = 0;
                 }
+                *count = 0;
             }
         }
     }
@@ -591,15 +581,18 @@ impl ModelState {
         }
         self.with_stripe(stripe, |stripe| {
             row.for_each_feature(|feature, value| {
-                if let (None, Some(count)) = (value, stripe.missing.get_mut(feature)) {
-                    *count += 1;
+                if value.is_none() {
+                    let slot = self.features.slot(Some(Label::Index(feature)));
+                    if let Some(count) = stripe.missing.get_mut(slot) {
+                        *count += 1;
+                    }
                 }
             });
         });
     }
 
-    fn feature_index(&self, feature: &str) -> Option<usize> {
-        self.features.iter().position(|name| &**name == feature)
+    fn feature_slot(&self, feature: &str) -> usize {
+        self.features.slot(Some(Label::Text(feature)))
     }
 
     pub(crate) fn set_loaded(&self, loaded: bool) {
@@ -799,21 +792,20 @@ impl Model {
     }
 
     /// Counts an input value of `feature` that was missing or NaN (`ml.feature.missing`).
-    /// Features outside the model's feature list are ignored.
+    /// A name outside the model's declared features is counted as `__other__`.
     pub fn record_missing_feature(&self, feature: &str) {
-        if let Some(index) = self.state.feature_index(feature) {
-            self.state
-                .with_stripe(stripes::current(), |stripe| stripe.missing[index] += 1);
-        }
+        let slot = self.state.feature_slot(feature);
+        self.state
+            .with_stripe(stripes::current(), |stripe| stripe.missing[slot] += 1);
     }
 
     /// Counts an input value of `feature` outside its reference range
-    /// (`ml.feature.out_of_range`). Features outside the model's feature list are ignored.
+    /// (`ml.feature.out_of_range`). A name outside the model's declared features is
+    /// counted as `__other__`.
     pub fn record_out_of_range_feature(&self, feature: &str) {
-        if let Some(index) = self.state.feature_index(feature) {
-            self.state
-                .with_stripe(stripes::current(), |stripe| stripe.out_of_range[index] += 1);
-        }
+        let slot = self.state.feature_slot(feature);
+        self.state
+            .with_stripe(stripes::current(), |stripe| stripe.out_of_range[slot] += 1);
     }
 
     /// Hands every buffered measurement to the SDK now. Collections do this on their own;
