@@ -435,7 +435,7 @@ impl ModelState {
         let mut guard = lock(&self.stripes[stripe % stripes::STRIPES].0);
         if guard.is_full() {
             let _turn = lock(&self.handing_over);
-            self.drain(&mut guard);
+            self.drain_failures(&mut guard);
         } else if guard.is_half_full() {
             let turn = match self.handing_over.try_lock() {
                 Ok(turn) => Some(turn),
@@ -443,22 +443,51 @@ impl ModelState {
                 Err(std::sync::TryLockError::WouldBlock) => None,
             };
             if turn.is_some() {
-                self.drain(&mut guard);
+                self.drain_failures(&mut guard);
             }
         }
         record(&mut guard)
     }
 
+    /// Hands everything recorded to the SDK. Each stripe is swapped for an empty one under
+    /// its lock and replayed after, so a recording thread never waits for a replay (which
+    /// costs the SDK's ~22 ns per histogram value recorded since the last collection).
     pub(crate) fn flush(&self) {
         for stripe in &self.stripes {
-            // Same order as `with_stripe`: the stripe, then the turn.
-            let mut stripe = lock(&stripe.0);
+            let mut taken = {
+                let mut stripe = lock(&stripe.0);
+                if stripe.is_empty() {
+                    continue;
+                }
+                let empty = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
+                std::mem::replace(&mut *stripe, empty)
+            };
             let _turn = lock(&self.handing_over);
-            self.drain(&mut stripe);
+            self.drain(&mut taken);
+        }
+    }
+
+    /// Hands a stripe's failures to the SDK: the only hand-over on a recording thread.
+    fn drain_failures(&self, stripe: &mut Stripe) {
+        let Some(sdk) = self.instruments() else {
+            stripe.failures.clear();
+            return;
+        };
+        let [name, version] = &self.model_attributes;
+        for failure in stripe.failures.drain(..) {
+            let attributes = [
+                name.clone(),
+                version.clone(),
+                KeyValue::new(attr::PREDICTION_OUTCOME, failure.outcome),
+                KeyValue::new(attr::ERROR_TYPE, failure.error_type),
+            ];
+            sdk.duration.record(failure.seconds, &attributes);
+            sdk.predictions.add(failure.rows, &attributes);
         }
     }
 
     fn drain(&self, stripe: &mut Stripe) {
+        self.drain_failures(stripe);
         let Some(sdk) = self.instruments() else {
             // Nothing installed yet: like the OpenTelemetry API without an SDK, drop it.
             *stripe = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
@@ -491,16 +520,6 @@ impl ModelState {
                     .add(*count, &[name.clone(), version.clone(), ok]),
             }
             *count = 0;
-        }
-        for failure in stripe.failures.drain(..) {
-            let attributes = [
-                name.clone(),
-                version.clone(),
-                KeyValue::new(attr::PREDICTION_OUTCOME, failure.outcome),
-                KeyValue::new(attr::ERROR_TYPE, failure.error_type),
-            ];
-            sdk.duration.record(failure.seconds, &attributes);
-            sdk.predictions.add(failure.rows, &attributes);
         }
         for (counts, counter) in [
             (&mut stripe.missing, &sdk.missing),

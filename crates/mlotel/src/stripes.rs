@@ -50,6 +50,16 @@ impl Stripe {
         }
     }
 
+    /// Whether nothing was recorded since the stripe was last handed over.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ok_durations.is_empty()
+            && self.confidences.is_empty()
+            && self.failures.is_empty()
+            && [&self.ok_counts, &self.missing, &self.out_of_range]
+                .iter()
+                .all(|counts| counts.iter().all(|&count| count == 0))
+    }
+
     /// Whether the next failure could outgrow its buffer (which would allocate).
     pub(crate) fn is_full(&self) -> bool {
         self.failures.len() >= BUFFERED_FAILURES
@@ -133,6 +143,10 @@ impl BucketedValues {
                 }
             }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|bucket| bucket.count == 0)
     }
 
     #[cfg(test)]
