@@ -1,5 +1,6 @@
-//! Cost of recording one prediction's metrics: mlotel's bound instruments against the same
-//! three instruments written by hand with per-call attributes, on one meter provider.
+//! Cost of recording one prediction's metrics on the recording thread: `Model::record_prediction`
+//! (the calling thread's stripe; the SDK gets the values at the next collection) against the
+//! same three instruments written by hand with per-call attributes, on one meter provider.
 //!
 //! Run with: `cargo bench -p mlotel-benches --bench record_prediction`
 
@@ -42,7 +43,7 @@ fn record_prediction(criterion: &mut Criterion) {
     let elapsed = Duration::from_micros(42);
 
     let mut group = criterion.benchmark_group("record_prediction");
-    group.bench_function("mlotel_bound", |bench| {
+    group.bench_function("mlotel_model", |bench| {
         bench.iter(|| {
             model.record_prediction(
                 black_box(elapsed),
