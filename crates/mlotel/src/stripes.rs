@@ -82,6 +82,10 @@ impl Stripe {
 pub(crate) struct BucketedValues {
     bounds: &'static [f64],
     buckets: Box<[Bucket]>,
+    /// The bucket of the previous value: a call's duration or confidence is usually in the
+    /// same bucket as the last one, and checking it is two predictable comparisons where
+    /// the binary search is a chain of dependent loads.
+    last: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +108,21 @@ impl BucketedValues {
         Self {
             bounds,
             buckets: vec![EMPTY; bounds.len() + 1].into_boxed_slice(),
+            last: 0,
         }
+    }
+
+    /// The SDK's rule: bucket `i` holds values above `bounds[i - 1]` up to and including
+    /// `bounds[i]`.
+    fn bucket_of(&mut self, value: f64) -> usize {
+        let last = self.last;
+        let above_lower = last == 0 || self.bounds.get(last - 1).is_some_and(|&b| b < value);
+        let within_upper = self.bounds.get(last).is_none_or(|&bound| value <= bound);
+        if above_lower && within_upper {
+            return last;
+        }
+        self.last = self.bounds.partition_point(|&bound| bound < value);
+        self.last
     }
 
     /// Adds a finite value; others are ignored, as the SDK ignores them.
@@ -112,8 +130,7 @@ impl BucketedValues {
         if !value.is_finite() {
             return;
         }
-        // The SDK's rule: bucket `i` holds values up to and including `bounds[i]`.
-        let index = self.bounds.partition_point(|&bound| bound < value);
+        let index = self.bucket_of(value);
         if let Some(bucket) = self.buckets.get_mut(index) {
             bucket.count += 1;
             bucket.sum += value;
@@ -204,6 +221,19 @@ mod tests {
             values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             buckets,
         )
+    }
+
+    #[test]
+    fn the_remembered_bucket_is_used_only_when_the_value_is_in_it() {
+        let bounds = names::CONFIDENCE_BUCKETS;
+        let mut bucketed = BucketedValues::new(bounds);
+        let values = [
+            0.95, 0.95, 0.1, 0.1000001, 0.99, 1.0, 0.0, -1.0, 0.2, 0.95, 7.0, 0.9,
+        ];
+        for value in values {
+            let expected = bounds.partition_point(|&bound| bound < value);
+            assert_eq!(bucketed.bucket_of(value), expected, "bucket of {value}");
+        }
     }
 
     #[test]
