@@ -53,7 +53,8 @@ fn kind_name(kind: InstrumentKind) -> &'static str {
     }
 }
 
-/// Renders `/metrics` after recording through every instrument mlotel creates today.
+/// Renders `/metrics` after recording through every instrument mlotel creates today
+/// (the `http.server.*` ones through one request to the actix middleware).
 fn exposition() -> String {
     let port = mlotel_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -91,6 +92,25 @@ fn exposition() -> String {
             confidence: None,
         },
     );
+    // One request through the actix middleware records every `http.server.*` instrument.
+    actix_web::rt::System::new().block_on(async {
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .wrap(mlotel_actix::RequestTelemetry::with_telemetry(&telemetry))
+                .route(
+                    "/v1/models/{model}:predict",
+                    actix_web::web::post().to(|| async { "ok" }),
+                ),
+        )
+        .await;
+        let request = actix_web::test::TestRequest::post()
+            .uri("/v1/models/iris:predict")
+            .insert_header(("content-length", "2"))
+            .set_payload("{}")
+            .to_request();
+        let response = actix_web::test::call_service(&app, request).await;
+        assert_eq!(actix_web::test::read_body(response).await, "ok");
+    });
     // Nothing listens: the flush fails, which creates the failure series too.
     let _ = telemetry.force_flush();
     telemetry
@@ -131,7 +151,9 @@ fn documented_prometheus_names_are_the_exposed_ones() {
         .lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))
         .filter_map(|rest| rest.split(' ').next())
-        .filter(|name| name.starts_with("ml_") || name.starts_with("otel_sdk_"))
+        .filter(|name| {
+            name.starts_with("ml_") || name.starts_with("otel_sdk_") || name.starts_with("http_")
+        })
         .collect();
     let documented: BTreeSet<String> = documented_rows()
         .into_iter()

@@ -1,5 +1,14 @@
-//! actix-web integration for mlotel: a `/metrics` handler today; the request middleware and
-//! the health endpoints arrive with the actix integration issue.
+//! actix-web integration for mlotel: the [`RequestTelemetry`] middleware (a server span per
+//! request, W3C trace-context propagation, the `http.server.*` metrics) and a `/metrics`
+//! response helper. The health endpoints are not there yet.
+
+mod middleware;
+
+pub use middleware::{
+    RecordedBody, RequestTelemetry, RequestTelemetryFuture, RequestTelemetryMiddleware,
+    TRACE_RESPONSE_HEADER,
+};
+pub use mlotel::names::UNMATCHED_ROUTE;
 
 use actix_web::HttpResponse;
 

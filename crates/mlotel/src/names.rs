@@ -63,6 +63,24 @@ pub mod attr {
     pub const INPUT_PREFIX: &str = "ml.input.";
     /// Semantic-convention component type of an SDK exporter or processor.
     pub const OTEL_COMPONENT_TYPE: &str = "otel.component.type";
+    /// Semantic-convention HTTP request method (`_OTHER` for methods outside the standard set).
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    /// Semantic-convention route template, e.g. `/v1/models/{model}:predict`; never a raw path.
+    pub const HTTP_ROUTE: &str = "http.route";
+    /// Semantic-convention response status code.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    /// Semantic-convention URL scheme (`http` or `https`).
+    pub const URL_SCHEME: &str = "url.scheme";
+    /// Semantic-convention URL path (span attribute only: raw paths never reach metrics).
+    pub const URL_PATH: &str = "url.path";
+    /// Semantic-convention HTTP version, e.g. `1.1`, `2`.
+    pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+    /// Semantic-convention server host name (span attribute only).
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// Semantic-convention server port (span attribute only).
+    pub const SERVER_PORT: &str = "server.port";
+    /// Semantic-convention `User-Agent` header value (span attribute only).
+    pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 }
 
 /// Values of [`attr::PREDICTION_OUTCOME`].
@@ -93,6 +111,17 @@ pub const CONFIDENCE_BUCKETS: &[f64] = &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
 pub const HTTP_DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
+
+/// Request and response body size buckets, in bytes: 0, then powers of four from 64 B to
+/// 16 MiB (the semantic conventions leave these buckets open).
+pub const HTTP_BODY_SIZE_BUCKETS: &[f64] = &[
+    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+];
+
+/// `http.route` of a request no route matched (a 404 from the default service, say): one
+/// fixed value, so unknown paths cannot grow the series count. Real templates start with `/`,
+/// so it cannot collide with one.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 const MODEL: &[&str] = &[attr::MODEL_NAME, attr::MODEL_VERSION];
 const MODEL_OUTCOME: &[&str] = &[
@@ -276,10 +305,60 @@ pub const PROCESSOR_SPANS: InstrumentSpec = InstrumentSpec {
     buckets: &[],
 };
 
+const HTTP_REQUEST: &[&str] = &[
+    attr::HTTP_REQUEST_METHOD,
+    attr::HTTP_ROUTE,
+    attr::HTTP_RESPONSE_STATUS_CODE,
+    attr::ERROR_TYPE,
+    attr::URL_SCHEME,
+    attr::NETWORK_PROTOCOL_VERSION,
+];
+
+/// `http.server.request.duration` (semantic convention): from the request's arrival at the
+/// middleware until its response body is fully sent.
+pub const HTTP_SERVER_REQUEST_DURATION: InstrumentSpec = InstrumentSpec {
+    name: "http.server.request.duration",
+    unit: "s",
+    description: "Duration of HTTP server requests.",
+    kind: InstrumentKind::Histogram,
+    attributes: HTTP_REQUEST,
+    buckets: HTTP_DURATION_BUCKETS,
+};
+
+/// `http.server.active_requests` (semantic convention): requests in progress.
+pub const HTTP_SERVER_ACTIVE_REQUESTS: InstrumentSpec = InstrumentSpec {
+    name: "http.server.active_requests",
+    unit: "{request}",
+    description: "Number of active HTTP server requests.",
+    kind: InstrumentKind::UpDownCounter,
+    attributes: &[attr::HTTP_REQUEST_METHOD, attr::URL_SCHEME],
+    buckets: &[],
+};
+
+/// `http.server.request.body.size` (semantic convention): the request's `Content-Length`.
+pub const HTTP_SERVER_REQUEST_BODY_SIZE: InstrumentSpec = InstrumentSpec {
+    name: "http.server.request.body.size",
+    unit: "By",
+    description: "Size of HTTP server request bodies.",
+    kind: InstrumentKind::Histogram,
+    attributes: HTTP_REQUEST,
+    buckets: HTTP_BODY_SIZE_BUCKETS,
+};
+
+/// `http.server.response.body.size` (semantic convention): bytes of the response body sent.
+pub const HTTP_SERVER_RESPONSE_BODY_SIZE: InstrumentSpec = InstrumentSpec {
+    name: "http.server.response.body.size",
+    unit: "By",
+    description: "Size of HTTP server response bodies.",
+    kind: InstrumentKind::Histogram,
+    attributes: HTTP_REQUEST,
+    buckets: HTTP_BODY_SIZE_BUCKETS,
+};
+
 /// Every instrument mlotel defines, in documentation order.
 ///
-/// The HTTP and process instruments of the actix integration join this list with that
-/// integration; their names are fixed by the semantic conventions.
+/// The HTTP instruments are recorded by the `mlotel-actix` request middleware; process
+/// instruments join this list with the integration that records them.
 pub const CATALOGUE: &[InstrumentSpec] = &[
     PREDICTION_DURATION,
     PREDICTIONS,
@@ -297,6 +376,10 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     EXPORTER_METRIC_POINTS,
     EXPORTER_LOGS,
     PROCESSOR_SPANS,
+    HTTP_SERVER_REQUEST_DURATION,
+    HTTP_SERVER_ACTIVE_REQUESTS,
+    HTTP_SERVER_REQUEST_BODY_SIZE,
+    HTTP_SERVER_RESPONSE_BODY_SIZE,
 ];
 
 /// Span name of a prediction: `predict {model}`.

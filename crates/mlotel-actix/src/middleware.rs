@@ -1,0 +1,556 @@
+//! [`RequestTelemetry`]: the actix-web middleware that owns each request's server span, its
+//! trace-context propagation and the HTTP server metrics.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, ready};
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{StatusCode, Version};
+use actix_web::web::Bytes;
+use mlotel::names::{self, attr};
+use opentelemetry::global::{self, BoxedTracer, ObjectSafeTracerProvider as _};
+use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
+use pin_project_lite::pin_project;
+
+/// Name of the response header that carries the request span's context
+/// (`00-{trace id}-{span id}-{flags}`, W3C Trace Context level 2).
+pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
+
+/// Middleware recording every request: a server span (the parent of prediction spans made
+/// while the handler runs) and the `http.server.*` metrics.
+///
+/// Build it inside the `HttpServer::new` closure (one per worker; instruments are created
+/// once per worker and shared by its requests):
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer, web};
+/// use mlotel_actix::RequestTelemetry;
+///
+/// # async fn run() -> std::io::Result<()> {
+/// HttpServer::new(|| {
+///     App::new()
+///         .wrap(RequestTelemetry::new())
+///         .route("/v1/models/{model}:predict", web::post().to(|| async { "ok" }))
+/// })
+/// .bind(("127.0.0.1", 8080))?
+/// .run()
+/// .await
+/// # }
+/// ```
+///
+/// See `docs/actix.md` for everything it records.
+#[derive(Debug, Clone)]
+pub struct RequestTelemetry {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    tracer: BoxedTracer,
+    duration: Histogram<f64>,
+    active: UpDownCounter<i64>,
+    request_size: Histogram<u64>,
+    response_size: Histogram<u64>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+impl Default for RequestTelemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestTelemetry {
+    /// Records through the globally installed OpenTelemetry providers (what
+    /// `mlotel::Telemetry::builder().install()` sets), under the `mlotel` scope.
+    pub fn new() -> Self {
+        let scope = scope();
+        let tracer = global::tracer_provider().boxed_tracer(scope.clone());
+        Self::from_parts(BoxedTracer::new(tracer), &global::meter_with_scope(scope))
+    }
+
+    /// Records through the providers of `telemetry`, whether or not it was installed
+    /// globally. Incoming trace context is still read with the global propagator, which
+    /// `install()` sets (W3C trace-context and baggage).
+    pub fn with_telemetry(telemetry: &mlotel::Telemetry) -> Self {
+        let tracer = telemetry.tracer_provider().boxed_tracer(scope());
+        Self::from_parts(BoxedTracer::new(tracer), &telemetry.meter())
+    }
+
+    fn from_parts(tracer: BoxedTracer, meter: &Meter) -> Self {
+        let duration = &names::HTTP_SERVER_REQUEST_DURATION;
+        let active = &names::HTTP_SERVER_ACTIVE_REQUESTS;
+        let request_size = &names::HTTP_SERVER_REQUEST_BODY_SIZE;
+        let response_size = &names::HTTP_SERVER_RESPONSE_BODY_SIZE;
+        let inner = Inner {
+            tracer,
+            duration: meter
+                .f64_histogram(duration.name)
+                .with_unit(duration.unit)
+                .with_description(duration.description)
+                .with_boundaries(duration.buckets.to_vec())
+                .build(),
+            active: meter
+                .i64_up_down_counter(active.name)
+                .with_unit(active.unit)
+                .with_description(active.description)
+                .build(),
+            request_size: meter
+                .u64_histogram(request_size.name)
+                .with_unit(request_size.unit)
+                .with_description(request_size.description)
+                .with_boundaries(request_size.buckets.to_vec())
+                .build(),
+            response_size: meter
+                .u64_histogram(response_size.name)
+                .with_unit(response_size.unit)
+                .with_description(response_size.description)
+                .with_boundaries(response_size.buckets.to_vec())
+                .build(),
+        };
+        Self {
+            inner: Rc::new(inner),
+        }
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(names::SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequestTelemetry
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<RecordedBody<B>>;
+    type Error = Error;
+    type Transform = RequestTelemetryMiddleware<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(RequestTelemetryMiddleware {
+            service,
+            inner: Rc::clone(&self.inner),
+        }))
+    }
+}
+
+/// The service [`RequestTelemetry`] wraps around the application.
+#[derive(Debug)]
+pub struct RequestTelemetryMiddleware<S> {
+    service: S,
+    inner: Rc<Inner>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestTelemetryMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<RecordedBody<B>>;
+    type Error = Error;
+    type Future = RequestTelemetryFuture<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let start = Instant::now();
+        let method = method_name(req.method().as_str());
+        let route: StringValue = match req.match_pattern() {
+            Some(pattern) => Arc::<str>::from(pattern).into(),
+            None => names::UNMATCHED_ROUTE.into(),
+        };
+        let scheme = if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        };
+        let protocol = protocol_version(req.version());
+        let request_size = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+
+        let parent = global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(req.headers()))
+        });
+        let mut attributes = Vec::with_capacity(9);
+        attributes.push(KeyValue::new(attr::HTTP_REQUEST_METHOD, method));
+        if method == OTHER_METHOD {
+            attributes.push(KeyValue::new(
+                "http.request.method_original",
+                req.method().as_str().to_owned(),
+            ));
+        }
+        attributes.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
+        attributes.push(KeyValue::new(attr::URL_PATH, req.path().to_owned()));
+        attributes.push(KeyValue::new(attr::URL_SCHEME, scheme));
+        attributes.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, protocol));
+        if let Some(host) = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+        {
+            let (address, port) = split_host(host);
+            attributes.push(KeyValue::new(attr::SERVER_ADDRESS, address.to_owned()));
+            if let Some(port) = port {
+                attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+            }
+        }
+        if let Some(agent) = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+        {
+            attributes.push(KeyValue::new(attr::USER_AGENT_ORIGINAL, agent.to_owned()));
+        }
+        let span = self
+            .inner
+            .tracer
+            .span_builder(format!("{method} {}", route.as_str()))
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes)
+            .start_with_context(&self.inner.tracer, &parent);
+        let cx = parent.with_span(span);
+
+        let state = Finish {
+            inner: Rc::clone(&self.inner),
+            cx,
+            start,
+            method,
+            route,
+            scheme,
+            protocol,
+            request_size,
+            status: None,
+        };
+        self.inner.active.add(1, &state.active_attributes());
+        let future = {
+            let _current = state.cx.clone().attach();
+            self.service.call(req)
+        };
+        RequestTelemetryFuture {
+            future,
+            state: Some(state),
+            _body: std::marker::PhantomData,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestTelemetryMiddleware`]: runs the handler with the
+    /// request span current, then adds `traceresponse` and wraps the body in
+    /// [`RecordedBody`].
+    pub struct RequestTelemetryFuture<F, B> {
+        #[pin]
+        future: F,
+        state: Option<Finish>,
+        _body: std::marker::PhantomData<B>,
+    }
+
+    impl<F, B> PinnedDrop for RequestTelemetryFuture<F, B> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the handler answered: the client went away or the server is
+            // shutting down.
+            if let Some(state) = this.project().state.take() {
+                state.finish(None);
+            }
+        }
+    }
+}
+
+impl<F, B> Future for RequestTelemetryFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<RecordedBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _current = this.state.as_ref().map(|state| state.cx.clone().attach());
+            ready!(this.future.poll(cx))
+        };
+        let Some(mut state) = this.state.take() else {
+            // Polled again after completion (a caller bug): nothing left to record.
+            return Poll::Ready(result.map(|response| {
+                response.map_body(|_, body| RecordedBody {
+                    body,
+                    bytes: 0,
+                    state: None,
+                })
+            }));
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status();
+                state.respond(status);
+                if let Some(value) = trace_response(&state.cx) {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(TRACE_RESPONSE_HEADER), value);
+                }
+                Poll::Ready(Ok(response.map_body(|_, body| RecordedBody {
+                    body,
+                    bytes: 0,
+                    state: Some(state),
+                })))
+            }
+            Err(error) => {
+                state.respond(error.as_response_error().status_code());
+                state.finish(Some(0));
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// A response body that counts the bytes sent and, once the body is finished (or
+    /// dropped), records the request's duration and sizes and ends its span.
+    pub struct RecordedBody<B> {
+        #[pin]
+        body: B,
+        bytes: u64,
+        state: Option<Finish>,
+    }
+
+    impl<B> PinnedDrop for RecordedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(state) = this.state.take() {
+                state.finish(Some(*this.bytes));
+            }
+        }
+    }
+}
+
+impl<B: MessageBody> MessageBody for RecordedBody<B> {
+    type Error = B::Error;
+
+    #[inline]
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.project();
+        match ready!(this.body.poll_next(cx)) {
+            Some(Ok(chunk)) => {
+                *this.bytes += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            other => {
+                if let Some(state) = this.state.take() {
+                    state.finish(Some(*this.bytes));
+                }
+                Poll::Ready(other)
+            }
+        }
+    }
+}
+
+/// What a request records when it is over.
+struct Finish {
+    inner: Rc<Inner>,
+    cx: Context,
+    start: Instant,
+    method: &'static str,
+    route: StringValue,
+    scheme: &'static str,
+    protocol: &'static str,
+    request_size: Option<u64>,
+    status: Option<StatusCode>,
+}
+
+impl Finish {
+    fn active_attributes(&self) -> [KeyValue; 2] {
+        [
+            KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method),
+            KeyValue::new(attr::URL_SCHEME, self.scheme),
+        ]
+    }
+
+    /// The response status is known: it goes on the span now.
+    fn respond(&mut self, status: StatusCode) {
+        self.status = Some(status);
+        let span = self.cx.span();
+        span.set_attribute(KeyValue::new(
+            attr::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status.as_u16()),
+        ));
+        if status.is_server_error() {
+            span.set_attribute(KeyValue::new(attr::ERROR_TYPE, status.as_u16().to_string()));
+            span.set_status(Status::error(""));
+        }
+    }
+
+    /// Records the metrics and ends the span; `response_bytes` is `None` when the request
+    /// was dropped before a response existed.
+    fn finish(self, response_bytes: Option<u64>) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let mut attributes: [KeyValue; 6] = [
+            KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method),
+            KeyValue::new(attr::HTTP_ROUTE, Value::String(self.route.clone())),
+            KeyValue::new(attr::URL_SCHEME, self.scheme),
+            KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, self.protocol),
+            KeyValue::new(attr::ERROR_TYPE, ""),
+            KeyValue::new(attr::ERROR_TYPE, ""),
+        ];
+        let mut len = 4;
+        match self.status {
+            Some(status) => {
+                attributes[len] =
+                    KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+                len += 1;
+                if status.is_server_error() {
+                    attributes[len] = KeyValue::new(attr::ERROR_TYPE, status.as_u16().to_string());
+                    len += 1;
+                }
+            }
+            None => {
+                attributes[len] = KeyValue::new(attr::ERROR_TYPE, CANCELLED);
+                len += 1;
+                let span = self.cx.span();
+                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, CANCELLED));
+                span.set_status(Status::error("request dropped before a response"));
+            }
+        }
+        let attributes = &attributes[..len];
+        let inner = &self.inner;
+        inner.duration.record(elapsed, attributes);
+        if let Some(size) = self.request_size {
+            inner.request_size.record(size, attributes);
+        }
+        if let Some(size) = response_bytes {
+            inner.response_size.record(size, attributes);
+        }
+        inner.active.add(-1, &self.active_attributes());
+        self.cx.span().end();
+    }
+}
+
+/// `error.type` of a request dropped before its handler answered.
+const CANCELLED: &str = "cancelled";
+
+/// `http.request.method` of a method outside the standard set (semantic conventions).
+const OTHER_METHOD: &str = "_OTHER";
+
+/// The method as a static string, so metrics never hold a client-chosen value.
+fn method_name(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => OTHER_METHOD,
+    }
+}
+
+fn protocol_version(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "unknown",
+    }
+}
+
+/// `host[:port]` (or `[v6]:port`) as address and port.
+fn split_host(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        if let Some((address, after)) = rest.split_once(']') {
+            let port = after.strip_prefix(':').and_then(|port| port.parse().ok());
+            return (address, port);
+        }
+        return (host, None);
+    }
+    match host.rsplit_once(':') {
+        Some((address, port)) => match port.parse() {
+            Ok(port) => (address, Some(port)),
+            Err(_) => (host, None),
+        },
+        None => (host, None),
+    }
+}
+
+/// `00-{trace id}-{span id}-{flags}` of the request span, if it has a valid context.
+fn trace_response(cx: &Context) -> Option<HeaderValue> {
+    let span = cx.span();
+    let context = span.span_context();
+    if !context.is_valid() {
+        return None;
+    }
+    let value = format!(
+        "00-{}-{}-{:02x}",
+        context.trace_id(),
+        context.span_id(),
+        context.trace_flags().to_u8()
+    );
+    HeaderValue::from_str(&value).ok()
+}
+
+/// Reads propagation headers from an actix-web request.
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_are_other() {
+        assert_eq!(method_name("GET"), "GET");
+        assert_eq!(method_name("PATCH"), "PATCH");
+        assert_eq!(method_name("get"), OTHER_METHOD);
+        assert_eq!(method_name("PROPFIND"), OTHER_METHOD);
+    }
+
+    #[test]
+    fn host_headers_split_into_address_and_port() {
+        assert_eq!(split_host("example.com"), ("example.com", None));
+        assert_eq!(split_host("example.com:8080"), ("example.com", Some(8080)));
+        assert_eq!(split_host("[::1]:9000"), ("::1", Some(9000)));
+        assert_eq!(split_host("[::1]"), ("::1", None));
+        assert_eq!(split_host("host:notaport"), ("host:notaport", None));
+    }
+}
