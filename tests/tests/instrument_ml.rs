@@ -1185,3 +1185,122 @@ fn unsampled_parent_exports_no_span_but_the_metrics() {
     let sampled_label = harness.sum_point(names::PREDICTIONS.name, &[m, label("0")], 1);
     assert_eq!(number_i64(&sampled_label), Some(1));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Found in review
+// ---------------------------------------------------------------------------------------------
+
+/// A user's row type whose reading records to the same model (here: out-of-range values).
+struct SelfReportingRow<'a> {
+    values: [Option<f64>; 2],
+    model: &'a Model,
+}
+
+impl mlotel::FeatureRow for SelfReportingRow<'_> {
+    fn for_each_feature(&self, mut visit: impl FnMut(usize, Option<f64>)) {
+        for (index, value) in self.values.iter().enumerate() {
+            if value.is_some_and(|value| value > 100.0) {
+                self.model.record_out_of_range_feature("x");
+            }
+            visit(index, *value);
+        }
+    }
+}
+
+#[instrument_ml(model = "t_row_reports", version = "1", features = row, skip_output)]
+fn predict_reporting_row(row: &SelfReportingRow<'_>) -> usize {
+    row.values.len()
+}
+
+#[test]
+fn a_row_type_that_records_to_its_model_does_not_deadlock() {
+    let harness = harness();
+    let registered = Model::builder("t_row_reports")
+        .version("1")
+        .features(["x", "y"])
+        .register();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let row = SelfReportingRow {
+            values: [Some(500.0), None],
+            model: &registered,
+        };
+        let _ = done.send(predict_reporting_row(&row));
+    });
+    let rows = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the call returns: reading the row does not hold the model's lock");
+    assert_eq!(rows, 2);
+    let out_of_range = harness.sum_point(
+        names::FEATURE_OUT_OF_RANGE.name,
+        &[model("t_row_reports"), (attr::FEATURE_NAME, "x")],
+        1,
+    );
+    assert_eq!(number_i64(&out_of_range), Some(1));
+    let missing = harness.sum_point(
+        names::FEATURE_MISSING.name,
+        &[model("t_row_reports"), (attr::FEATURE_NAME, "y")],
+        1,
+    );
+    assert_eq!(number_i64(&missing), Some(1));
+}
+
+#[instrument_ml(model = "t_skip_batch", version = "1", batch, features = rows, skip_output)]
+fn embed_batch(rows: &[[f64; 2]]) -> Vec<Vec<f32>> {
+    rows.iter().map(|row| vec![row[0] as f32]).collect()
+}
+
+#[instrument_ml(model = "t_option_batch", version = "1", batch)]
+fn maybe_batch(rows: &[[f64; 2]]) -> Option<Vec<[f64; 2]>> {
+    (!rows.is_empty()).then(|| rows.to_vec())
+}
+
+#[test]
+fn skipped_batches_count_their_rows_and_optional_batches_their_predictions() {
+    let harness = harness();
+    assert_eq!(embed_batch(&[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]).len(), 3);
+    let embedded = harness.sum_point(names::PREDICTIONS.name, &[model("t_skip_batch"), OK], 3);
+    assert_eq!(number_i64(&embedded), Some(3), "one prediction per row");
+
+    assert!(maybe_batch(&[[0.2, 0.8], [0.9, 0.1]]).is_some());
+    assert!(maybe_batch(&[]).is_none());
+    let ok = [model("t_option_batch"), OK];
+    let labelled = [label("1"), label("0")].map(|label| {
+        let mut want = ok.to_vec();
+        want.push(label);
+        number_i64(&harness.sum_point(names::PREDICTIONS.name, &want, 1))
+    });
+    assert_eq!(
+        labelled,
+        [Some(1), Some(1)],
+        "argmax of each row; None adds none"
+    );
+    let duration = harness.histogram_point(names::PREDICTION_DURATION.name, &ok, 2);
+    assert_eq!(duration.count, 2, "one duration per call, None included");
+}
+
+#[instrument_ml(model = "t_class_id")]
+fn classify_id(row: &[f64; 2]) -> u32 {
+    u32::from(row[0] > row[1])
+}
+
+#[test]
+fn integer_class_ids_name_declared_labels_and_the_version_defaults_to_the_registered_one() {
+    let harness = harness();
+    Model::builder("t_class_id")
+        .version("7.1.0")
+        .labels(["cat", "dog"])
+        .register();
+    assert_eq!(classify_id(&[0.9, 0.1]), 1);
+    let dogs = harness.sum_point(
+        names::PREDICTIONS.name,
+        &[
+            model("t_class_id"),
+            (attr::MODEL_VERSION, "7.1.0"),
+            OK,
+            label("dog"),
+        ],
+        1,
+    );
+    assert_eq!(number_i64(&dogs), Some(1));
+}

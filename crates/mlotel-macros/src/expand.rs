@@ -330,28 +330,28 @@ fn setup(args: &Args, sig: &syn::Signature) -> syn::Result<TokenStream> {
         .model
         .as_ref()
         .and_then(|(_, model)| string_literal(model));
+    // Without `version`, the runtime takes the model's one registered version, else the
+    // crate's version: so `Model::builder("iris").register()` and
+    // `#[instrument_ml(model = "iris")]` meet without repeating the version.
     let model_lookup = args.model.as_ref().map(|(_, model)| {
-        let version_literal = match &args.version {
-            None => Some(default_version.clone()),
-            Some((_, version)) => string_literal(version).map(ToTokens::to_token_stream),
-        };
-        match (model_literal, version_literal) {
-            (Some(name), Some(version)) => quote! {{
+        let version = args.version.as_ref().map(|(_, version)| version);
+        match (model_literal, version) {
+            (Some(name), None) => quote! {{
+                static __MLOTEL_SITE: ::mlotel::__private::CallSite =
+                    ::mlotel::__private::CallSite::with_default_version(#name, #default_version);
+                __MLOTEL_SITE.model()
+            }},
+            (Some(name), Some(version)) if string_literal(version).is_some() => quote! {{
                 static __MLOTEL_SITE: ::mlotel::__private::CallSite =
                     ::mlotel::__private::CallSite::new(#name, #version);
                 __MLOTEL_SITE.model()
             }},
-            _ => {
-                let version = args
-                    .version
-                    .as_ref()
-                    .map_or(default_version.clone(), |(_, version)| {
-                        version.to_token_stream()
-                    });
-                quote_spanned! {located(model.span())=>
-                    ::mlotel::__private::model(&(#model), &(#version))
-                }
-            }
+            (_, None) => quote_spanned! {located(model.span())=>
+                ::mlotel::__private::model_with_default_version(&(#model), #default_version)
+            },
+            (_, Some(version)) => quote_spanned! {located(model.span())=>
+                ::mlotel::__private::model(&(#model), &(#version))
+            },
         }
     });
 

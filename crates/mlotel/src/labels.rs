@@ -72,6 +72,18 @@ impl LabelTable {
                 OTHER
             };
         }
+        // An integer class id names the declared label at that index, unless a declared
+        // label is that number written out.
+        if let (Label::Integer(number), true) = (label, self.declared) {
+            let mut digits = DigitBuffer::default();
+            if let Some(slot) = self.find(digits.format(number)) {
+                return slot;
+            }
+            return usize::try_from(number)
+                .ok()
+                .filter(|&index| index < self.names.len())
+                .map_or(OTHER, |index| FIRST_NAMED + index);
+        }
         let mut digits = DigitBuffer::default();
         let text = match label {
             Label::Text(text) => text,
@@ -88,6 +100,10 @@ impl LabelTable {
             return slot;
         }
         if self.declared {
+            return OTHER;
+        }
+        // Full: every unseen value is `__other__`, without taking the lock.
+        if self.filled.load(Ordering::Acquire) >= self.names.len() {
             return OTHER;
         }
         let _adding = self
@@ -157,6 +173,11 @@ mod tests {
         assert_eq!(table.name(setosa).as_deref(), Some("setosa"));
         assert_eq!(table.slot(Some(Label::Text("rose"))), OTHER);
         assert_eq!(table.slot(Some(Label::Index(7))), OTHER);
+        assert_eq!(
+            table.slot(Some(Label::Integer(1))),
+            table.slot(Some(Label::Text("versicolor")))
+        );
+        assert_eq!(table.slot(Some(Label::Integer(-1))), OTHER);
         assert_eq!(table.slot(None), NO_LABEL);
         assert_eq!(table.name(OTHER).as_deref(), Some(OTHER_LABEL));
     }

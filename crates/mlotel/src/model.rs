@@ -63,6 +63,8 @@ pub struct ModelBuilder {
     pub(crate) version: String,
     pub(crate) labels: Vec<String>,
     pub(crate) features: Vec<String>,
+    /// Registered by a call, not by the user: default settings.
+    pub(crate) automatic: bool,
 }
 
 impl ModelBuilder {
@@ -303,6 +305,10 @@ impl ModelSet {
         }
     }
 
+    pub(crate) fn remove(&self, model: &Arc<ModelState>) {
+        lock(&self.models).retain(|known| known.as_ptr() != Arc::as_ptr(model));
+    }
+
     pub(crate) fn live(&self) -> Vec<Arc<ModelState>> {
         lock(&self.models)
             .iter()
@@ -356,6 +362,9 @@ pub(crate) struct ModelState {
     tracing: Tracing,
     loaded: AtomicU8,
     load_seconds: Mutex<Option<f64>>,
+    registered_on_first_use: bool,
+    /// The model set of the telemetry it is bound to, to leave it when bound elsewhere.
+    bound_to: Mutex<Weak<ModelSet>>,
 }
 
 impl ModelState {
@@ -365,6 +374,7 @@ impl ModelState {
             version,
             labels,
             features,
+            automatic,
         } = builder;
         // Reference-counted values: cloning these attributes bumps a count, not a copy.
         let model_attributes = [
@@ -387,6 +397,8 @@ impl ModelState {
             tracing: tracing.map_or(Tracing::Installed, Tracing::Fixed),
             loaded: AtomicU8::new(LOADED_UNKNOWN),
             load_seconds: Mutex::new(None),
+            registered_on_first_use: automatic,
+            bound_to: Mutex::new(Weak::new()),
             name,
             version,
         }
@@ -398,6 +410,10 @@ impl ModelState {
 
     pub(crate) fn version(&self) -> &str {
         &self.version
+    }
+
+    pub(crate) fn registered_on_first_use(&self) -> bool {
+        self.registered_on_first_use
     }
 
     /// Hands what is buffered to the current instruments, then makes the instruments of
@@ -418,6 +434,10 @@ impl ModelState {
             .binding
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(instruments);
+        let previous = std::mem::replace(&mut *lock(&self.bound_to), Arc::downgrade(models));
+        if let Some(previous) = previous.upgrade().filter(|set| !Arc::ptr_eq(set, models)) {
+            previous.remove(self);
+        }
         models.add(self);
     }
 
@@ -462,7 +482,12 @@ impl ModelState {
                 let empty = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
                 std::mem::replace(&mut *stripe, empty)
             };
-            let _turn = lock(&self.handing_over);
+            // The turn only for the failures, which recording threads may be handing over
+            // too; a recording thread never waits for the histogram replay.
+            {
+                let _turn = lock(&self.handing_over);
+                self.drain_failures(&mut taken);
+            }
             self.drain(&mut taken);
         }
     }
@@ -591,22 +616,19 @@ impl ModelState {
         self.with_stripe(stripe, |stripe| stripe.failures.push(failure));
     }
 
-    /// Counts the missing values of one input row (`ml.feature.missing`).
+    /// Counts the missing values of one input row (`ml.feature.missing`). The row's code
+    /// (a user's `FeatureRow` impl) runs outside the stripe's lock: it may record to this
+    /// model itself.
     pub(crate) fn observe_row<R: crate::FeatureRow + ?Sized>(&self, stripe: usize, row: &R) {
-        let mut any_missing = false;
-        row.for_each_feature(|_, value| any_missing |= value.is_none());
-        if !any_missing {
-            return;
-        }
-        self.with_stripe(stripe, |stripe| {
-            row.for_each_feature(|feature, value| {
-                if value.is_none() {
-                    let slot = self.features.slot(Some(Label::Index(feature)));
+        row.for_each_feature(|feature, value| {
+            if value.is_none() {
+                let slot = self.features.slot(Some(Label::Index(feature)));
+                self.with_stripe(stripe, |stripe| {
                     if let Some(count) = stripe.missing.get_mut(slot) {
                         *count += 1;
                     }
-                }
-            });
+                });
+            }
         });
     }
 
@@ -623,6 +645,14 @@ impl ModelState {
 
     pub(crate) fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Relaxed) == 1
+    }
+
+    /// Whether the sampler would drop a span of this model started under `parent`.
+    pub(crate) fn drops_child_of(&self, parent: &Context) -> bool {
+        match &self.tracing {
+            Tracing::Fixed(tracing) => tracing.policy.drops_child_of(parent),
+            Tracing::Installed => registry::span_policy().drops_child_of(parent),
+        }
     }
 
     /// Starts the span of a prediction under `parent`, unless the sampler would drop it.
@@ -702,6 +732,7 @@ impl Model {
             version: "unversioned".to_owned(),
             labels: Vec::new(),
             features: Vec::new(),
+            automatic: false,
         }
     }
 

@@ -338,6 +338,13 @@ impl<T> BatchOutput for Box<[T]> {
         self
     }
 }
+/// `None` is a batch that made no prediction: no rows.
+impl<B: BatchOutput> BatchOutput for Option<B> {
+    type Row = B::Row;
+    fn rows(&self) -> &[B::Row] {
+        self.as_ref().map_or(&[], BatchOutput::rows)
+    }
+}
 impl<B: BatchOutput + ?Sized> BatchOutput for &B {
     type Row = B::Row;
     fn rows(&self) -> &[B::Row] {

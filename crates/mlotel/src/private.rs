@@ -29,6 +29,7 @@ pub struct SiteModel(&'static ModelState);
 pub struct CallSite {
     name: &'static str,
     version: &'static str,
+    version_defaulted: bool,
     model: OnceLock<SiteModel>,
 }
 
@@ -38,15 +39,30 @@ impl CallSite {
         Self {
             name,
             version,
+            version_defaulted: false,
+            model: OnceLock::new(),
+        }
+    }
+
+    /// A call site that gave no version: see [`model_with_default_version`].
+    pub const fn with_default_version(name: &'static str, crate_version: &'static str) -> Self {
+        Self {
+            name,
+            version: crate_version,
+            version_defaulted: true,
             model: OnceLock::new(),
         }
     }
 
     #[allow(missing_docs)]
     pub fn model(&self) -> SiteModel {
-        *self
-            .model
-            .get_or_init(|| SiteModel(registry::model(self.name, self.version)))
+        *self.model.get_or_init(|| {
+            SiteModel(if self.version_defaulted {
+                registry::model_with_default_version(self.name, self.version)
+            } else {
+                registry::model(self.name, self.version)
+            })
+        })
     }
 }
 
@@ -59,6 +75,18 @@ where
     SiteModel(registry::model(name.as_ref(), version.as_ref()))
 }
 
+/// The model of a call site that gave no version, looked up per call: the one registered
+/// version of the model when there is exactly one, else the model at the crate's version.
+pub fn model_with_default_version<N: AsRef<str> + ?Sized>(
+    name: &N,
+    crate_version: &'static str,
+) -> SiteModel {
+    SiteModel(registry::model_with_default_version(
+        name.as_ref(),
+        crate_version,
+    ))
+}
+
 /// Started before the body of a prediction function; records the call when finished, or
 /// as a panic or cancellation when dropped unfinished.
 #[derive(Debug)]
@@ -69,8 +97,29 @@ pub struct Guard {
     started: quanta::Instant,
     span: Option<Context>,
     rows: u64,
+    /// Rows of a batch already counted as successes, so a panic part-way through a batch
+    /// counts only the rest as panicked.
+    rows_recorded: u64,
     batch_confidence: (f64, u64),
     finished: bool,
+}
+
+/// Starts a span under the current context, unless the sampler would drop it. The decision
+/// borrows the current context; building the span does not, because span processors run
+/// then and may make contexts current themselves.
+fn start_span(model: Option<&'static ModelState>, span_name: &'static str) -> Option<Context> {
+    let dropped = Context::map_current(|parent| match model {
+        Some(model) => model.drops_child_of(parent),
+        None => registry::span_policy().drops_child_of(parent),
+    });
+    if dropped {
+        return None;
+    }
+    let parent = Context::current();
+    match model {
+        Some(model) => model.start_span(span_name, &parent),
+        None => registry::with_tracing(|tracing| tracing.start_span(span_name, &parent)),
+    }
 }
 
 impl Guard {
@@ -78,17 +127,20 @@ impl Guard {
     pub fn start(SiteModel(model): SiteModel, span_name: Option<&'static str>) -> Self {
         let stripe = stripes::current();
         model.add_active(stripe, 1);
-        let span_name = span_name.unwrap_or(model.span_name);
-        let span = Context::map_current(|parent| model.start_span(span_name, parent));
-        Self {
+        // Built before the span, so a panic while starting the span (in a span processor
+        // or sampler) still takes the active call back.
+        let mut guard = Self {
             model,
             stripe,
-            span,
+            span: None,
             rows: 1,
+            rows_recorded: 0,
             batch_confidence: (0.0, 0),
             finished: false,
             started: quanta::Instant::now(),
-        }
+        };
+        guard.span = start_span(Some(model), span_name.unwrap_or(model.span_name));
+        guard
     }
 
     /// Makes the prediction span current for a synchronous body.
@@ -135,11 +187,13 @@ impl Guard {
         self.finished = true;
         let failure = Failure {
             seconds: self.seconds(),
-            rows: self.rows,
+            rows: self.rows.saturating_sub(self.rows_recorded).max(1),
             outcome,
             error_type,
         };
-        self.model.record_failure(self.stripe, failure);
+        // The current thread's stripe, not the one of the first poll: an async call may
+        // finish on another worker thread.
+        self.model.record_failure(stripes::current(), failure);
         if let Some(span) = &self.span {
             model::end_span(span, self.rows, outcome, None, None, Some(error_type));
         }
@@ -151,7 +205,7 @@ impl Guard {
         let seconds = self.seconds();
         let slot = self.model.labels.slot(prediction.label);
         self.model
-            .record_success(self.stripe, seconds, 1, slot, prediction.confidence);
+            .record_success(stripes::current(), seconds, 1, slot, prediction.confidence);
         if let Some(span) = &self.span {
             let label = prediction.label.map(|label| self.span_label(slot, label));
             model::end_span(span, 1, outcome::OK, label, prediction.confidence, None);
@@ -159,15 +213,27 @@ impl Guard {
     }
 
     /// A success whose output is not read (`skip_output`).
-    pub fn finish_unread(self) {
-        self.finish_prediction(Prediction::unlabelled());
+    pub fn finish_unread(mut self) {
+        self.finished = true;
+        let seconds = self.seconds();
+        self.model.record_success(
+            stripes::current(),
+            seconds,
+            self.rows,
+            labels::NO_LABEL,
+            None,
+        );
+        if let Some(span) = &self.span {
+            model::end_span(span, self.rows, outcome::OK, None, None, None);
+        }
     }
 
     /// One row of a batch's output.
     pub fn record_row(&mut self, prediction: Prediction<'_>) {
         let slot = self.model.labels.slot(prediction.label);
         self.model
-            .record_row(self.stripe, slot, prediction.confidence);
+            .record_row(stripes::current(), slot, prediction.confidence);
+        self.rows_recorded += 1;
         if let Some(confidence) = prediction.confidence.filter(|value| value.is_finite()) {
             self.batch_confidence.0 += confidence;
             self.batch_confidence.1 += 1;
@@ -178,7 +244,8 @@ impl Guard {
     pub fn finish_batch(mut self, rows: usize) {
         self.finished = true;
         self.rows = rows as u64;
-        self.model.record_batch_end(self.stripe, self.seconds());
+        self.model
+            .record_batch_end(stripes::current(), self.seconds());
         if let Some(span) = &self.span {
             let (sum, count) = self.batch_confidence;
             let mean = (count > 0).then(|| sum / count as f64);
@@ -251,10 +318,7 @@ pub struct StageGuard {
 impl StageGuard {
     #[allow(missing_docs)]
     pub fn start(model: Option<SiteModel>, span_name: &'static str, stage: &'static str) -> Self {
-        let span = Context::map_current(|parent| match model {
-            Some(SiteModel(model)) => model.start_span(span_name, parent),
-            None => registry::with_tracing(|tracing| tracing.start_span(span_name, parent)),
-        });
+        let span = start_span(model.map(|SiteModel(model)| model), span_name);
         if let Some(span) = &span {
             span.span().set_attribute(KeyValue::new(attr::STAGE, stage));
         }

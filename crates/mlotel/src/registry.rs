@@ -37,25 +37,81 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Makes `meter` and `tracing` the ones every registered model records to.
+/// Models registered on first use at most; later names share one `__other__` model, so a
+/// model name taken from requests cannot grow memory and series without bound.
+const AUTO_REGISTERED_CAP: usize = 64;
+
+/// Makes `meter` and `tracing` the ones every registered model records to. Holds the model
+/// list's lock throughout, so a model registered meanwhile is bound to the new telemetry.
 pub(crate) fn install(meter: Meter, models: Arc<ModelSet>, tracing: Arc<TracingState>) {
+    let registered = write(&MODELS);
     SPAN_POLICY.store(tracing.policy.to_u8(), Ordering::Release);
     *write(&TRACING) = Some(tracing);
     GENERATION.fetch_add(1, Ordering::Release);
-    for model in read(&MODELS).iter() {
+    *write(&INSTALLED) = Some(Installed {
+        meter: meter.clone(),
+        models: Arc::clone(&models),
+    });
+    for model in registered.iter() {
         model.bind(&meter, &models);
     }
-    *write(&INSTALLED) = Some(Installed { meter, models });
+}
+
+fn find(
+    models: &[&'static Arc<ModelState>],
+    name: &str,
+    version: &str,
+) -> Option<&'static Arc<ModelState>> {
+    models
+        .iter()
+        .find(|model| model.name() == name && model.version() == version)
+        .copied()
 }
 
 pub(crate) fn register(builder: ModelBuilder) -> &'static Arc<ModelState> {
     let mut models = write(&MODELS);
-    if let Some(known) = models
-        .iter()
-        .find(|model| model.name() == builder.name && model.version() == builder.version)
-    {
+    if let Some(known) = find(&models, &builder.name, &builder.version) {
+        if known.registered_on_first_use()
+            && !builder.automatic
+            && (!builder.labels.is_empty() || !builder.features.is_empty())
+        {
+            tracing::warn!(
+                target: "mlotel",
+                model = %builder.name,
+                version = %builder.version,
+                "model version registered after its first prediction: its labels and features \
+                 are ignored; register models before the first call"
+            );
+        }
         return known;
     }
+    if builder.automatic
+        && models
+            .iter()
+            .filter(|model| model.registered_on_first_use())
+            .count()
+            >= AUTO_REGISTERED_CAP
+    {
+        if let Some(overflow) = find(&models, OVERFLOW_MODEL, OVERFLOW_MODEL) {
+            return overflow;
+        }
+        tracing::warn!(
+            target: "mlotel",
+            model = %builder.name,
+            "more than {AUTO_REGISTERED_CAP} model versions used without registration; \
+             further ones are recorded as model {OVERFLOW_MODEL}"
+        );
+        let mut overflow = Model::builder(OVERFLOW_MODEL).version(OVERFLOW_MODEL);
+        overflow.automatic = true;
+        return insert(&mut models, overflow);
+    }
+    insert(&mut models, builder)
+}
+
+fn insert(
+    models: &mut Vec<&'static Arc<ModelState>>,
+    builder: ModelBuilder,
+) -> &'static Arc<ModelState> {
     let model: &'static Arc<ModelState> =
         Box::leak(Box::new(Arc::new(ModelState::new(builder, None))));
     if let Some(installed) = &*read(&INSTALLED) {
@@ -65,22 +121,54 @@ pub(crate) fn register(builder: ModelBuilder) -> &'static Arc<ModelState> {
     model
 }
 
+const OVERFLOW_MODEL: &str = crate::names::OTHER_LABEL;
+
 /// The registered model version, registered with default settings on first use.
 pub(crate) fn model(name: &str, version: &str) -> &'static Arc<ModelState> {
-    if let Some(known) = read(&MODELS)
-        .iter()
-        .find(|model| model.name() == name && model.version() == version)
-    {
+    if let Some(known) = find(&read(&MODELS), name, version) {
         return known;
     }
-    tracing::info!(
-        target: "mlotel",
-        model = name,
-        version,
-        "model version used before it was registered; registering it with default settings \
-         (no declared labels or features)"
-    );
-    register(Model::builder(name).version(version))
+    let other_versions: Vec<String> = read(&MODELS)
+        .iter()
+        .filter(|model| model.name() == name)
+        .map(|model| model.version().to_owned())
+        .collect();
+    if other_versions.is_empty() {
+        tracing::info!(
+            target: "mlotel",
+            model = name,
+            version,
+            "model version used before it was registered; registering it with default \
+             settings (no declared labels or features)"
+        );
+    } else {
+        tracing::warn!(
+            target: "mlotel",
+            model = name,
+            version,
+            registered = ?other_versions,
+            "model used with a version that was not registered; recording it as a new model \
+             version with default settings"
+        );
+    }
+    let mut builder = Model::builder(name).version(version);
+    builder.automatic = true;
+    register(builder)
+}
+
+/// The model of an attribute that gave no version: the one registered version of `name`
+/// when there is exactly one, else `name` at the crate's version.
+pub(crate) fn model_with_default_version(
+    name: &str,
+    crate_version: &str,
+) -> &'static Arc<ModelState> {
+    let registered = read(&MODELS);
+    let mut versions = registered.iter().filter(|model| model.name() == name);
+    if let (Some(only), None) = (versions.next(), versions.next()) {
+        return only;
+    }
+    drop(registered);
+    model(name, crate_version)
 }
 
 pub(crate) fn span_policy() -> SpanPolicy {
