@@ -1,9 +1,12 @@
 //! actix-web integration for mlotel: the [`RequestTelemetry`] middleware (a server span per
 //! request, W3C trace-context propagation, the `http.server.*` metrics) and a `/metrics`
-//! response helper. The health endpoints are not there yet.
+//! response helper, and JSON error responses ([`ApiError`], [`json_config`]). The health
+//! endpoints are not there yet.
 
+mod errors;
 mod middleware;
 
+pub use errors::{ApiError, json_config, path_config, query_config};
 pub use middleware::{
     RecordedBody, RequestTelemetry, RequestTelemetryFuture, RequestTelemetryMiddleware,
     TRACE_RESPONSE_HEADER,

@@ -242,6 +242,7 @@ where
             protocol,
             request_size,
             status: None,
+            error_type: None,
         };
         self.inner.active.add(1, &state.active_attributes());
         let future = {
@@ -304,7 +305,7 @@ where
         match result {
             Ok(mut response) => {
                 let status = response.status();
-                state.respond(status);
+                state.respond(status, crate::errors::error_type_of(response.response()));
                 if let Some(value) = trace_response(&state.cx) {
                     response
                         .headers_mut()
@@ -317,7 +318,10 @@ where
                 })))
             }
             Err(error) => {
-                state.respond(error.as_response_error().status_code());
+                let kind = error
+                    .as_error::<crate::ApiError>()
+                    .map(crate::ApiError::kind);
+                state.respond(error.as_response_error().status_code(), kind);
                 state.finish(Some(0));
                 Poll::Ready(Err(error))
             }
@@ -384,6 +388,8 @@ struct Finish {
     protocol: &'static str,
     request_size: Option<u64>,
     status: Option<StatusCode>,
+    /// The type of an [`ApiError`](crate::ApiError) response, its `error.type`.
+    error_type: Option<&'static str>,
 }
 
 impl Finish {
@@ -394,16 +400,23 @@ impl Finish {
         ]
     }
 
-    /// The response status is known: it goes on the span now.
-    fn respond(&mut self, status: StatusCode) {
+    /// The response status is known: it goes on the span now, with `error.type`: the type
+    /// of an `ApiError` response (4xx or 5xx), else the status code of a 5xx.
+    fn respond(&mut self, status: StatusCode, error_type: Option<&'static str>) {
         self.status = Some(status);
+        self.error_type =
+            error_type.filter(|_| status.is_client_error() || status.is_server_error());
         let span = self.cx.span();
         span.set_attribute(KeyValue::new(
             attr::HTTP_RESPONSE_STATUS_CODE,
             i64::from(status.as_u16()),
         ));
-        if status.is_server_error() {
+        if let Some(kind) = self.error_type {
+            span.set_attribute(KeyValue::new(attr::ERROR_TYPE, kind));
+        } else if status.is_server_error() {
             span.set_attribute(KeyValue::new(attr::ERROR_TYPE, status.as_u16().to_string()));
+        }
+        if status.is_server_error() {
             span.set_status(Status::error(""));
         }
     }
@@ -426,7 +439,10 @@ impl Finish {
                 attributes[len] =
                     KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
                 len += 1;
-                if status.is_server_error() {
+                if let Some(kind) = self.error_type {
+                    attributes[len] = KeyValue::new(attr::ERROR_TYPE, kind);
+                    len += 1;
+                } else if status.is_server_error() {
                     attributes[len] = KeyValue::new(attr::ERROR_TYPE, status.as_u16().to_string());
                     len += 1;
                 }
