@@ -9,8 +9,7 @@
 
 mod instrument_ml_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::LazyLock;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -20,6 +19,7 @@ use mlotel_actix::{ApiError, RequestTelemetry, json_config, path_config, query_c
 use mlotel_tests::proto::metrics::v1::HistogramDataPoint;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
 use mlotel_tests::{OtlpReceiver, ReceivedSpan, attr_i64, attr_str};
+use mlotel_tests::{RawResponse as Response, raw_request};
 use serde::Deserialize;
 
 static HARNESS: LazyLock<Harness> =
@@ -103,20 +103,12 @@ static SERVER: LazyLock<SocketAddr> = LazyLock::new(|| {
     addr
 });
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+trait ErrorBody {
+    /// The body as JSON, asserting the exact error shape; returns type and message.
+    fn error(&self) -> (String, String);
 }
 
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
+impl ErrorBody for Response {
     /// The body as JSON, asserting the exact error shape: `{"error": {"type", "message"}}`
     /// and nothing else. Returns type and message.
     fn error(&self) -> (String, String) {
@@ -152,47 +144,8 @@ impl Response {
     }
 }
 
-/// One HTTP/1.1 request over loopback (`Connection: close`, read to the end). Sends
-/// `Content-Length` unless `headers` has `Transfer-Encoding` (then `body` is sent as is).
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let addr = *SERVER;
-    let mut stream = TcpStream::connect(addr).expect("connects to the server");
-    stream
-        .set_read_timeout(Some(WAIT))
-        .expect("read timeout set");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
-    {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("request sent");
-    // The server may answer (413) and close before reading a large body.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    raw_request(*SERVER, method, path, headers, body, WAIT)
 }
 
 fn post_json(path: &str, body: &[u8]) -> Response {

@@ -9,8 +9,7 @@
 
 mod instrument_ml_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::LazyLock;
 use std::task::{Context, Poll};
@@ -27,6 +26,7 @@ use mlotel_tests::proto::metrics::v1::HistogramDataPoint;
 use mlotel_tests::proto::trace::v1::span::SpanKind;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
 use mlotel_tests::{OtlpReceiver, ReceivedSpan, attr_i64, attr_str, number_i64};
+use mlotel_tests::{RawResponse as Response, raw_request};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::install(OtlpReceiver::grpc(), &[]));
 
@@ -141,57 +141,8 @@ static SERVER: LazyLock<SocketAddr> = LazyLock::new(|| {
     addr
 });
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-/// One HTTP/1.1 request over loopback (`Connection: close`, read to the end).
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let addr = *SERVER;
-    let mut stream = TcpStream::connect(addr).expect("connects to the server");
-    stream
-        .set_read_timeout(Some(WAIT))
-        .expect("read timeout set");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mlotel-test/1.0\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("request sent");
-    stream.write_all(body).expect("body sent");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("response read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    raw_request(*SERVER, method, path, headers, body, WAIT)
 }
 
 fn span_with_path(name: &str, path: &str) -> ReceivedSpan {
