@@ -152,16 +152,6 @@ fn post_json(path: &str, body: &[u8]) -> Response {
     request("POST", path, &[("Content-Type", "application/json")], body)
 }
 
-fn span_with_path(name: &str, path: &str) -> ReceivedSpan {
-    let (name, path) = (name.to_owned(), path.to_owned());
-    harness()
-        .spans_where(
-            move |span| span.name() == name && span.attr_str(attr::URL_PATH) == Some(&path),
-            1,
-        )
-        .remove(0)
-}
-
 /// Waits until `http.server.request.duration` has a point for `method`, `route`, `status`
 /// and `error.type` (absent when `None`); returns it.
 fn duration_point(
@@ -197,7 +187,7 @@ fn duration_point(
 /// The span of a `POST {PREDICT_ROUTE}` request to `path` carries `status` and `error_type`,
 /// and so does a duration point.
 fn assert_recorded(path: &str, status: i64, error_type: &str) -> ReceivedSpan {
-    let span = span_with_path(&format!("POST {PREDICT_ROUTE}"), path);
+    let span = harness().span_with_path(&format!("POST {PREDICT_ROUTE}"), path);
     assert_eq!(span.attr_i64(attr::HTTP_RESPONSE_STATUS_CODE), Some(status));
     assert_eq!(span.attr_str(attr::ERROR_TYPE), Some(error_type));
     assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(PREDICT_ROUTE));
@@ -218,7 +208,7 @@ fn a_valid_request_has_no_error_type() {
     let response = post_json(path, br#"{"features":[1,2,3,4]}"#);
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.body, r#"{"model":"ok","sum":10.0}"#);
-    let span = span_with_path(&format!("POST {PREDICT_ROUTE}"), path);
+    let span = harness().span_with_path(&format!("POST {PREDICT_ROUTE}"), path);
     assert_eq!(span.attr_str(attr::ERROR_TYPE), None);
     duration_point("POST", PREDICT_ROUTE, 200, None);
 }
@@ -426,7 +416,7 @@ fn path_and_query_errors_use_the_same_shape() {
     assert_eq!(kind, "invalid_path");
     assert!(message.starts_with("invalid path parameter: "), "{message}");
     assert!(message.contains("not-a-number"), "{message}");
-    let span = span_with_path("GET /v1/items/{id}", "/v1/items/not-a-number");
+    let span = harness().span_with_path("GET /v1/items/{id}", "/v1/items/not-a-number");
     assert_eq!(span.attr_str(attr::ERROR_TYPE), Some("invalid_path"));
     duration_point("GET", "/v1/items/{id}", 404, Some("invalid_path"));
 

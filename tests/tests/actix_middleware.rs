@@ -25,7 +25,7 @@ use mlotel_actix::{RequestTelemetry, TRACE_RESPONSE_HEADER, UNMATCHED_ROUTE};
 use mlotel_tests::proto::metrics::v1::HistogramDataPoint;
 use mlotel_tests::proto::trace::v1::span::SpanKind;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
-use mlotel_tests::{OtlpReceiver, ReceivedSpan, attr_i64, attr_str, number_i64};
+use mlotel_tests::{OtlpReceiver, attr_i64, attr_str, number_i64};
 use mlotel_tests::{RawResponse as Response, raw_request};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::install(OtlpReceiver::grpc(), &[]));
@@ -145,16 +145,6 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> R
     raw_request(*SERVER, method, path, headers, body, WAIT)
 }
 
-fn span_with_path(name: &str, path: &str) -> ReceivedSpan {
-    let (name, path) = (name.to_owned(), path.to_owned());
-    harness()
-        .spans_where(
-            move |span| span.name() == name && span.attr_str(attr::URL_PATH) == Some(&path),
-            1,
-        )
-        .remove(0)
-}
-
 /// Waits until histogram `name` has a point for `method`, `route` and `status` counting at
 /// least `count` values; returns it.
 fn http_point(
@@ -211,7 +201,8 @@ fn request_span_continues_the_callers_trace_and_parents_the_prediction() {
         response.body
     );
 
-    let span = span_with_path("POST /v1/models/{model}:predict", "/v1/models/iris:predict");
+    let span =
+        harness().span_with_path("POST /v1/models/{model}:predict", "/v1/models/iris:predict");
     assert_eq!(span.kind(), SpanKind::Server);
     assert_eq!(span.scope_name, names::SCOPE_NAME);
     assert_eq!(
@@ -320,7 +311,7 @@ fn server_errors_set_error_status_and_error_type() {
     assert_eq!(response.status, 500);
     assert!(response.header(TRACE_RESPONSE_HEADER).is_some());
 
-    let span = span_with_path("GET /fail", "/fail");
+    let span = harness().span_with_path("GET /fail", "/fail");
     assert_eq!(span.status_code(), StatusCode::Error);
     assert_eq!(span.attr_str(attr::ERROR_TYPE), Some("500"));
     assert_eq!(span.attr_i64(attr::HTTP_RESPONSE_STATUS_CODE), Some(500));
@@ -351,7 +342,7 @@ fn unmatched_requests_use_the_fixed_route_value() {
     let response = request("GET", raw_path, &[], b"");
     assert_eq!(response.status, 404);
 
-    let span = span_with_path(&format!("GET {UNMATCHED_ROUTE}"), raw_path);
+    let span = harness().span_with_path(&format!("GET {UNMATCHED_ROUTE}"), raw_path);
     assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(UNMATCHED_ROUTE));
     assert_eq!(span.attr_i64(attr::HTTP_RESPONSE_STATUS_CODE), Some(404));
     assert_eq!(
@@ -392,7 +383,7 @@ fn duration_and_span_end_when_the_body_is_finished() {
     assert!(response.body.contains("0123456789abcdef"));
 
     let minimum = CHUNK_DELAY * CHUNKS as u32;
-    let span = span_with_path("GET /slow-body", "/slow-body");
+    let span = harness().span_with_path("GET /slow-body", "/slow-body");
     assert!(
         span.duration() >= minimum,
         "the span ended before the body was sent: {:?}",
@@ -487,7 +478,7 @@ fn with_telemetry_records_through_the_given_telemetry() {
         let body = actix_web::test::read_body(response).await;
         assert_eq!(body, "echo");
 
-        let span = span_with_path("GET /v1/echo/{id}", "/v1/echo/42");
+        let span = harness.span_with_path("GET /v1/echo/{id}", "/v1/echo/42");
         assert_eq!(span.kind(), SpanKind::Server);
         assert_eq!(
             header,

@@ -55,6 +55,15 @@ fn assert_context_restored(name: &'static str) {
     );
 }
 
+/// A multi-thread runtime with two workers, so futures can move between threads.
+fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn spans_of_model(name: &'static str, count: usize) -> Vec<ReceivedSpan> {
     harness().spans_where(
         move |span| {
@@ -944,11 +953,7 @@ impl Scorer for Remote {
 #[test]
 fn async_body_keeps_the_span_current_across_await_on_tokio() {
     let harness = harness();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = two_worker_runtime();
     let (plain, scored) = runtime.block_on(async {
         let plain = tokio::spawn(predict_async(vec![0.3, 0.7]));
         let scored = tokio::spawn(async { Remote.score(vec![0.8, 0.2]).await });
@@ -995,11 +1000,7 @@ async fn predict_async_nested(row: Vec<f64>) -> Vec<f64> {
 fn async_prediction_nests_under_an_instrumented_tracing_span() {
     use tracing::Instrument as _;
     let harness = harness();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = two_worker_runtime();
     let output = runtime.block_on(async {
         tokio::spawn(
             async { predict_async_nested(vec![0.6, 0.4]).await }
@@ -1030,11 +1031,7 @@ async fn predict_spawned(row: Vec<f64>) -> Vec<f64> {
 fn spawned_async_prediction_nests_when_the_future_carries_the_span() {
     use tracing::Instrument as _;
     let harness = harness();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = two_worker_runtime();
     let output = runtime.block_on(
         async { tokio::spawn(predict_spawned(vec![0.6, 0.4]).in_current_span()).await }
             .instrument(tracing::info_span!("t_spawned_request")),

@@ -100,6 +100,16 @@ impl Harness {
             .expect("one span")
     }
 
+    /// The first span named `name` for the request to `path` (`url.path`).
+    pub(crate) fn span_with_path(&self, name: &str, path: &str) -> ReceivedSpan {
+        let (name, path) = (name.to_owned(), path.to_owned());
+        self.spans_where(
+            move |span| span.name() == name && span.attr_str(attr::URL_PATH) == Some(&path),
+            1,
+        )
+        .remove(0)
+    }
+
     /// Everything queued is exported when this returns (the exporters are waited for).
     pub(crate) fn flush(&self) {
         self.telemetry
