@@ -9,16 +9,16 @@
 
 mod instrument_ml_support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use instrument_ml_support::{Harness, WAIT};
+use actix_web::{App, HttpResponse, web};
+use instrument_ml_support::{Harness, HttpRequestKey, WAIT, spawn_actix_server};
 use mlotel::names::{self, attr};
 use mlotel_actix::{ApiError, RequestTelemetry, json_config, path_config, query_config};
 use mlotel_tests::proto::metrics::v1::HistogramDataPoint;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
-use mlotel_tests::{OtlpReceiver, ReceivedSpan, attr_i64, attr_str};
+use mlotel_tests::{OtlpReceiver, ReceivedSpan};
 use mlotel_tests::{RawResponse as Response, raw_request};
 use serde::Deserialize;
 
@@ -78,29 +78,16 @@ async fn search(query: web::Query<Search>) -> HttpResponse {
 /// One real server for the whole binary.
 static SERVER: LazyLock<SocketAddr> = LazyLock::new(|| {
     let _ = harness();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    let addr = listener.local_addr().expect("bound address");
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(|| {
-                App::new()
-                    .wrap(RequestTelemetry::new())
-                    .app_data(json_config(LIMIT))
-                    .app_data(path_config())
-                    .app_data(query_config())
-                    .route(PREDICT_ROUTE, web::post().to(predict))
-                    .route("/v1/items/{id}", web::get().to(item))
-                    .route("/v1/search", web::get().to(search))
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .expect("listens")
-            .run()
-            .await
-        })
-    });
-    addr
+    spawn_actix_server(|| {
+        App::new()
+            .wrap(RequestTelemetry::new())
+            .app_data(json_config(LIMIT))
+            .app_data(path_config())
+            .app_data(query_config())
+            .route(PREDICT_ROUTE, web::post().to(predict))
+            .route("/v1/items/{id}", web::get().to(item))
+            .route("/v1/search", web::get().to(search))
+    })
 });
 
 trait ErrorBody {
@@ -160,28 +147,13 @@ fn duration_point(
     status: i64,
     error_type: Option<&str>,
 ) -> HistogramDataPoint {
-    let harness = harness();
-    harness.receiver.wait_until(WAIT, |receiver| {
-        let found = receiver
-            .latest_metric(names::HTTP_SERVER_REQUEST_DURATION.name)
-            .and_then(|metric| {
-                metric
-                    .histogram_points()
-                    .iter()
-                    .find(|point| {
-                        attr_str(&point.attributes, attr::HTTP_REQUEST_METHOD) == Some(method)
-                            && attr_str(&point.attributes, attr::HTTP_ROUTE) == Some(route)
-                            && attr_i64(&point.attributes, attr::HTTP_RESPONSE_STATUS_CODE)
-                                == Some(status)
-                            && attr_str(&point.attributes, attr::ERROR_TYPE) == error_type
-                    })
-                    .cloned()
-            });
-        if found.is_none() {
-            let _ = harness.telemetry.force_flush();
-        }
-        found
-    })
+    let key = HttpRequestKey {
+        method,
+        route,
+        status,
+        error_type,
+    };
+    harness().http_point(names::HTTP_SERVER_REQUEST_DURATION.name, key, 1)
 }
 
 /// The span of a `POST {PREDICT_ROUTE}` request to `path` carries `status` and `error_type`,

@@ -9,7 +9,7 @@
 
 mod instrument_ml_support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::LazyLock;
 use std::task::{Context, Poll};
@@ -17,15 +17,15 @@ use std::time::Duration;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::web::{self, Bytes};
-use actix_web::{App, HttpResponse, HttpServer};
-use instrument_ml_support::{Harness, WAIT};
+use actix_web::{App, HttpResponse};
+use instrument_ml_support::{Harness, HttpRequestKey, WAIT, spawn_actix_server};
 use mlotel::instrument_ml;
 use mlotel::names::{self, attr};
 use mlotel_actix::{RequestTelemetry, TRACE_RESPONSE_HEADER, UNMATCHED_ROUTE};
 use mlotel_tests::proto::metrics::v1::HistogramDataPoint;
 use mlotel_tests::proto::trace::v1::span::SpanKind;
 use mlotel_tests::proto::trace::v1::status::StatusCode;
-use mlotel_tests::{OtlpReceiver, attr_i64, attr_str, number_i64};
+use mlotel_tests::{OtlpReceiver, attr_str, number_i64};
 use mlotel_tests::{RawResponse as Response, raw_request};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::install(OtlpReceiver::grpc(), &[]));
@@ -121,32 +121,19 @@ fn app_routes(config: &mut web::ServiceConfig) {
 /// providers the harness installed).
 static SERVER: LazyLock<SocketAddr> = LazyLock::new(|| {
     let _ = harness();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    let addr = listener.local_addr().expect("bound address");
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(|| {
-                App::new()
-                    .wrap(RequestTelemetry::new())
-                    .configure(app_routes)
-            })
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .expect("listens")
-            .run()
-            .await
-        })
-    });
-    addr
+    spawn_actix_server(|| {
+        App::new()
+            .wrap(RequestTelemetry::new())
+            .configure(app_routes)
+    })
 });
 
 fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     raw_request(*SERVER, method, path, headers, body, WAIT)
 }
 
-/// Waits until histogram `name` has a point for `method`, `route` and `status` counting at
-/// least `count` values; returns it.
+/// Waits until histogram `name` has a point for `method`, `route` and `status` (and the
+/// status code as `error.type` on a 5xx) counting at least `count` values; returns it.
 fn http_point(
     name: &str,
     method: &str,
@@ -154,26 +141,14 @@ fn http_point(
     status: i64,
     count: u64,
 ) -> HistogramDataPoint {
-    let harness = harness();
-    harness.receiver.wait_until(WAIT, |receiver| {
-        let found = receiver.latest_metric(name).and_then(|metric| {
-            metric
-                .histogram_points()
-                .iter()
-                .find(|point| {
-                    attr_str(&point.attributes, attr::HTTP_REQUEST_METHOD) == Some(method)
-                        && attr_str(&point.attributes, attr::HTTP_ROUTE) == Some(route)
-                        && attr_i64(&point.attributes, attr::HTTP_RESPONSE_STATUS_CODE)
-                            == Some(status)
-                        && point.count >= count
-                })
-                .cloned()
-        });
-        if found.is_none() {
-            let _ = harness.telemetry.force_flush();
-        }
-        found
-    })
+    let status_text = status.to_string();
+    let key = HttpRequestKey {
+        method,
+        route,
+        status,
+        error_type: (status >= 500).then_some(status_text.as_str()),
+    };
+    harness().http_point(name, key, count)
 }
 
 /// The attribute keys of a point, sorted.

@@ -54,7 +54,8 @@ fn kind_name(kind: InstrumentKind) -> &'static str {
 }
 
 /// Renders `/metrics` after recording through every instrument mlotel creates today
-/// (the `http.server.*` ones through one request to the actix middleware).
+/// (the `http.server.*` ones through one request to the actix middleware, the `process.*`
+/// and `system.*` ones from a system sampler).
 fn exposition() -> String {
     let port = mlotel_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -111,6 +112,16 @@ fn exposition() -> String {
         let response = actix_web::test::call_service(&app, request).await;
         assert_eq!(actix_web::test::read_body(response).await, "ok");
     });
+    // The process and system gauges report the sampler's latest sample.
+    let sampler = mlotel_actix::SystemSampler::start(&telemetry.meter()).expect("sampler starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while sampler.latest().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no system sample in 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Nothing listens: the flush fails, which creates the failure series too.
     let _ = telemetry.force_flush();
     telemetry
@@ -152,7 +163,9 @@ fn documented_prometheus_names_are_the_exposed_ones() {
         .filter_map(|line| line.strip_prefix("# TYPE "))
         .filter_map(|rest| rest.split(' ').next())
         .filter(|name| {
-            name.starts_with("ml_") || name.starts_with("otel_sdk_") || name.starts_with("http_")
+            ["ml_", "otel_sdk_", "http_", "process_", "system_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
         })
         .collect();
     let documented: BTreeSet<String> = documented_rows()

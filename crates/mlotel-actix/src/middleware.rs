@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll, ready};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::Error;
 use actix_web::body::{BodySize, MessageBody};
@@ -15,7 +16,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{StatusCode, Version};
 use actix_web::web::Bytes;
 use mlotel::names::{self, attr};
-use opentelemetry::global::{self, BoxedTracer, ObjectSafeTracerProvider as _};
+use opentelemetry::global::{self, BoxedTracer, ObjectSafeTracerProvider};
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
@@ -52,6 +53,69 @@ pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
 #[derive(Debug, Clone)]
 pub struct RequestTelemetry {
     inner: Rc<Inner>,
+    stats: Option<RequestStats>,
+}
+
+/// Request counts shared between [`RequestTelemetry`] and the health endpoints: requests
+/// seen, requests answered with a 5xx and with a 4xx, and when the last one arrived.
+/// Relaxed atomics; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct RequestStats(Arc<StatsInner>);
+
+#[derive(Debug, Default)]
+struct StatsInner {
+    total: AtomicU64,
+    failed: AtomicU64,
+    client_errors: AtomicU64,
+    last_request_unix_millis: AtomicU64,
+}
+
+impl RequestStats {
+    /// New counts, all zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests seen (counted on arrival).
+    pub fn total(&self) -> u64 {
+        self.0.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered with a 5xx status.
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered with a 4xx status (the client's fault; not in the error rate).
+    pub fn client_errors(&self) -> u64 {
+        self.0.client_errors.load(Ordering::Relaxed)
+    }
+
+    /// When the last request arrived, if any did.
+    pub fn last_request_time(&self) -> Option<SystemTime> {
+        match self.0.last_request_unix_millis.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(UNIX_EPOCH + std::time::Duration::from_millis(millis)),
+        }
+    }
+
+    fn arrived(&self) {
+        self.0.total.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        self.0
+            .last_request_unix_millis
+            .store(now, Ordering::Relaxed);
+    }
+
+    fn answered(&self, status: StatusCode) {
+        if status.is_server_error() {
+            self.0.failed.fetch_add(1, Ordering::Relaxed);
+        } else if status.is_client_error() {
+            self.0.client_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 struct Inner {
@@ -87,8 +151,17 @@ impl RequestTelemetry {
     /// globally. Incoming trace context is still read with the global propagator, which
     /// `install()` sets (W3C trace-context and baggage).
     pub fn with_telemetry(telemetry: &mlotel::Telemetry) -> Self {
-        let tracer = telemetry.tracer_provider().boxed_tracer(scope());
-        Self::from_parts(BoxedTracer::new(tracer), &telemetry.meter())
+        Self::with_providers(telemetry.tracer_provider(), &telemetry.meter())
+    }
+
+    /// Records through a tracer provider and a meter held apart from their `Telemetry`
+    /// (what [`crate::ServiceTelemetry`] keeps, since a worker closure cannot borrow it).
+    pub(crate) fn with_providers(
+        tracer_provider: &dyn ObjectSafeTracerProvider,
+        meter: &Meter,
+    ) -> Self {
+        let tracer = tracer_provider.boxed_tracer(scope());
+        Self::from_parts(BoxedTracer::new(tracer), meter)
     }
 
     fn from_parts(tracer: BoxedTracer, meter: &Meter) -> Self {
@@ -124,7 +197,14 @@ impl RequestTelemetry {
         };
         Self {
             inner: Rc::new(inner),
+            stats: None,
         }
+    }
+
+    /// Also counts requests into `stats`, which [`crate::Health`] reports.
+    pub fn with_stats(mut self, stats: RequestStats) -> Self {
+        self.stats = Some(stats);
+        self
     }
 }
 
@@ -149,6 +229,7 @@ where
         std::future::ready(Ok(RequestTelemetryMiddleware {
             service,
             inner: Rc::clone(&self.inner),
+            stats: self.stats.clone(),
         }))
     }
 }
@@ -158,6 +239,7 @@ where
 pub struct RequestTelemetryMiddleware<S> {
     service: S,
     inner: Rc<Inner>,
+    stats: Option<RequestStats>,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestTelemetryMiddleware<S>
@@ -173,6 +255,9 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let start = Instant::now();
+        if let Some(stats) = &self.stats {
+            stats.arrived();
+        }
         let method = method_name(req.method().as_str());
         let route: StringValue = match req.match_pattern() {
             Some(pattern) => Arc::<str>::from(pattern).into(),
@@ -243,6 +328,7 @@ where
             request_size,
             status: None,
             error_type: None,
+            stats: self.stats.clone(),
         };
         self.inner.active.add(1, &state.active_attributes());
         let future = {
@@ -388,6 +474,7 @@ struct Finish {
     protocol: &'static str,
     request_size: Option<u64>,
     status: Option<StatusCode>,
+    stats: Option<RequestStats>,
     /// The type of an [`ApiError`](crate::ApiError) response, its `error.type`.
     error_type: Option<&'static str>,
 }
@@ -404,6 +491,9 @@ impl Finish {
     /// of an `ApiError` response (4xx or 5xx), else the status code of a 5xx.
     fn respond(&mut self, status: StatusCode, error_type: Option<&'static str>) {
         self.status = Some(status);
+        if let Some(stats) = &self.stats {
+            stats.answered(status);
+        }
         self.error_type =
             error_type.filter(|_| status.is_client_error() || status.is_server_error());
         let span = self.cx.span();

@@ -123,7 +123,25 @@ impl ExportCounters {
             dropped: self.dropped.load(Ordering::Relaxed),
             last_success,
             last_error: self.last_error.lock().ok().and_then(|error| error.clone()),
+            failing: self.failing.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Reads the health of a [`Telemetry`](crate::Telemetry)'s exporters; clones share them
+/// (from [`Telemetry::export_monitor`](crate::Telemetry::export_monitor)).
+#[derive(Debug, Clone)]
+pub struct ExportMonitor {
+    pub(crate) exporters: Arc<[Arc<ExportCounters>]>,
+}
+
+impl ExportMonitor {
+    /// Health of each OTLP exporter: items sent, failed and dropped, last success.
+    pub fn status(&self) -> Vec<ExporterStatus> {
+        self.exporters
+            .iter()
+            .map(|counters| counters.status())
+            .collect()
     }
 }
 
@@ -146,6 +164,8 @@ pub struct ExporterStatus {
     pub last_success: Option<SystemTime>,
     /// The last export error, if any.
     pub last_error: Option<String>,
+    /// Whether the last export failed (it has not recovered since).
+    pub failing: bool,
 }
 
 fn unix_millis(time: SystemTime) -> u64 {

@@ -84,14 +84,17 @@ pub use mlotel_macros::instrument_ml;
 
 pub use config::{Protocol, Sampler};
 pub use error::{ConfigError, InstallError};
-pub use export_health::ExporterStatus;
+pub use export_health::{ExportMonitor, ExporterStatus};
 pub use features::{FeatureRow, FeatureRows};
 pub use labels::UNDECLARED_LABEL_CAP;
 pub use logging::JsonLogFormat;
-pub use model::{ActiveGuard, Model, ModelBuilder, Outcome, PredictionSpan, UNNAMED_FEATURE_CAP};
+pub use model::{
+    ActiveGuard, Model, ModelBuilder, ModelSnapshot, Outcome, PredictionSpan, UNNAMED_FEATURE_CAP,
+};
 pub use output::{
     BatchOutput, ErrorType, IntoConfidence, IntoLabel, Label, Prediction, PredictionOutput,
 };
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
+pub use registry::registered_models;
 pub use telemetry::{ShutdownError, Telemetry, TelemetryBuilder};

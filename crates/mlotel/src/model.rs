@@ -111,6 +111,29 @@ impl ModelBuilder {
     }
 }
 
+/// A read-only summary of one model version, for health endpoints
+/// ([`Model::snapshot`]). Counts are since the model was created; while predictions are
+/// being recorded a snapshot may miss the few being handed to the SDK at that instant.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ModelSnapshot {
+    /// The model name (`ml.model.name`).
+    pub name: String,
+    /// The model version (`ml.model.version`).
+    pub version: String,
+    /// Whether [`Model::set_loaded`]`(true)` was the last report.
+    pub loaded: bool,
+    /// What [`Model::set_load_duration`] reported, in seconds.
+    pub load_duration_seconds: Option<f64>,
+    /// Predictions recorded (rows, every outcome).
+    pub predictions: u64,
+    /// Mean confidence of the successful predictions that had one.
+    pub mean_confidence: Option<f64>,
+    /// Registered by `#[instrument_ml]` on first use rather than with
+    /// [`ModelBuilder::register`]: nobody reports its load state, so readiness ignores it.
+    pub registered_on_first_use: bool,
+}
+
 /// The telemetry of one model version. Cheap to clone; create it once at start-up.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -365,6 +388,17 @@ pub(crate) struct ModelState {
     registered_on_first_use: bool,
     /// The model set of the telemetry it is bound to, to leave it when bound elsewhere.
     bound_to: Mutex<Weak<ModelSet>>,
+    /// What stripes handed to the SDK held, for [`Model::snapshot`]. Written only when a
+    /// stripe is handed over (at collection, or when a failure buffer fills), never per call.
+    handed_over: Mutex<Totals>,
+}
+
+/// Running totals of what was handed over from the stripes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    predictions: u64,
+    confidence_count: u64,
+    confidence_sum: f64,
 }
 
 impl ModelState {
@@ -399,6 +433,7 @@ impl ModelState {
             load_seconds: Mutex::new(None),
             registered_on_first_use: automatic,
             bound_to: Mutex::new(Weak::new()),
+            handed_over: Mutex::new(Totals::default()),
             name,
             version,
         }
@@ -494,6 +529,10 @@ impl ModelState {
 
     /// Hands a stripe's failures to the SDK: the only hand-over on a recording thread.
     fn drain_failures(&self, stripe: &mut Stripe) {
+        if !stripe.failures.is_empty() {
+            let rows: u64 = stripe.failures.iter().map(|failure| failure.rows).sum();
+            lock(&self.handed_over).predictions += rows;
+        }
         let Some(sdk) = self.instruments() else {
             stripe.failures.clear();
             return;
@@ -513,6 +552,13 @@ impl ModelState {
 
     fn drain(&self, stripe: &mut Stripe) {
         self.drain_failures(stripe);
+        {
+            let (count, sum) = stripe.confidences.count_and_sum();
+            let mut totals = lock(&self.handed_over);
+            totals.predictions += stripe.ok_counts.iter().sum::<u64>();
+            totals.confidence_count += count;
+            totals.confidence_sum += sum;
+        }
         let Some(sdk) = self.instruments() else {
             // Nothing installed yet: like the OpenTelemetry API without an SDK, drop it.
             *stripe = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
@@ -645,6 +691,34 @@ impl ModelState {
 
     pub(crate) fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Relaxed) == 1
+    }
+
+    /// Totals of what was handed over plus what the stripes still hold, read one stripe
+    /// at a time under its lock (the recording path is unchanged).
+    pub(crate) fn snapshot(&self) -> ModelSnapshot {
+        let mut totals = *lock(&self.handed_over);
+        for stripe in &self.stripes {
+            let stripe = lock(&stripe.0);
+            let (count, sum) = stripe.confidences.count_and_sum();
+            totals.predictions += stripe.ok_counts.iter().sum::<u64>();
+            totals.predictions += stripe
+                .failures
+                .iter()
+                .map(|failure| failure.rows)
+                .sum::<u64>();
+            totals.confidence_count += count;
+            totals.confidence_sum += sum;
+        }
+        ModelSnapshot {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            loaded: self.is_loaded(),
+            load_duration_seconds: *lock(&self.load_seconds),
+            predictions: totals.predictions,
+            mean_confidence: (totals.confidence_count > 0)
+                .then(|| totals.confidence_sum / totals.confidence_count as f64),
+            registered_on_first_use: self.registered_on_first_use,
+        }
     }
 
     /// Whether the sampler would drop a span of this model started under `parent`.
@@ -831,6 +905,12 @@ impl Model {
         self.state.is_loaded()
     }
 
+    /// Load state, load time, prediction count and mean confidence, for health endpoints.
+    /// Reads each stripe under its lock: cheap, but not for the hot path.
+    pub fn snapshot(&self) -> ModelSnapshot {
+        self.state.snapshot()
+    }
+
     /// Reports how long the model version took to load (`ml.model.load.duration`).
     pub fn set_load_duration(&self, duration: Duration) {
         let seconds = duration.as_secs_f64();
@@ -915,5 +995,81 @@ pub struct ActiveGuard<'a> {
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         self.model.add_active(self.stripe, -1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unbound(name: &str) -> Model {
+        Model {
+            state: Arc::new(ModelState::new(Model::builder(name).version("1"), None)),
+        }
+    }
+
+    #[test]
+    fn snapshot_counts_predictions_and_mean_confidence_across_hand_overs() {
+        let model = unbound("snapshot");
+        let empty = model.snapshot();
+        assert_eq!(
+            (empty.name.as_str(), empty.version.as_str()),
+            ("snapshot", "1")
+        );
+        assert_eq!(empty.predictions, 0);
+        assert_eq!(empty.mean_confidence, None);
+        assert!(!empty.loaded);
+        assert_eq!(empty.load_duration_seconds, None);
+
+        let ms = Duration::from_millis(1);
+        model.record_prediction(
+            ms,
+            1,
+            Outcome::Ok {
+                label: Some("a"),
+                confidence: Some(0.8),
+            },
+        );
+        model.record_prediction(
+            ms,
+            3,
+            Outcome::Ok {
+                label: None,
+                confidence: Some(0.4),
+            },
+        );
+        model.record_prediction(ms, 2, Outcome::Error { error_type: "bad" });
+        let before = model.snapshot();
+        assert_eq!(before.predictions, 6);
+        let mean = before.mean_confidence.unwrap_or_default();
+        assert!((mean - 0.6).abs() < 1e-9, "mean {mean}");
+
+        // Handed over (here dropped: nothing is bound), the totals stay.
+        model.flush();
+        let after = model.snapshot();
+        assert_eq!(after.predictions, 6);
+        assert_eq!(after.mean_confidence, before.mean_confidence);
+
+        model.set_loaded(true);
+        model.set_load_duration(Duration::from_secs(2));
+        let loaded = model.snapshot();
+        assert!(loaded.loaded);
+        assert_eq!(loaded.load_duration_seconds, Some(2.0));
+    }
+
+    #[test]
+    fn registered_models_lists_registrations() {
+        let model = Model::builder("snapshot_registered")
+            .version("7")
+            .register();
+        model.set_loaded(true);
+        let found = crate::registered_models()
+            .into_iter()
+            .find(|model| model.name() == "snapshot_registered")
+            .map(|model| model.snapshot());
+        assert_eq!(
+            found.map(|s| (s.version, s.loaded)),
+            Some(("7".to_owned(), true))
+        );
     }
 }

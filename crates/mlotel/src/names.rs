@@ -81,6 +81,8 @@ pub mod attr {
     pub const SERVER_PORT: &str = "server.port";
     /// Semantic-convention `User-Agent` header value (span attribute only).
     pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+    /// Semantic-convention memory state of `system.memory.usage`; mlotel reports `used`.
+    pub const SYSTEM_MEMORY_STATE: &str = "system.memory.state";
 }
 
 /// Values of [`attr::PREDICTION_OUTCOME`].
@@ -355,10 +357,73 @@ pub const HTTP_SERVER_RESPONSE_BODY_SIZE: InstrumentSpec = InstrumentSpec {
     buckets: HTTP_BODY_SIZE_BUCKETS,
 };
 
+/// `process.cpu.utilization` (semantic convention): CPU time of this process over the last
+/// sampling interval, divided by the interval and the number of CPUs (0 to 1).
+pub const PROCESS_CPU_UTILIZATION: InstrumentSpec = InstrumentSpec {
+    name: "process.cpu.utilization",
+    unit: "1",
+    description: "Difference in process.cpu.time since the last measurement, divided by the elapsed time and number of CPUs available to the process.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[],
+    buckets: &[],
+};
+
+/// `process.memory.usage` (semantic convention): resident memory of this process.
+pub const PROCESS_MEMORY_USAGE: InstrumentSpec = InstrumentSpec {
+    name: "process.memory.usage",
+    unit: "By",
+    description: "The amount of physical memory in use.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[],
+    buckets: &[],
+};
+
+/// `process.uptime` (semantic convention): seconds since this process started.
+pub const PROCESS_UPTIME: InstrumentSpec = InstrumentSpec {
+    name: "process.uptime",
+    unit: "s",
+    description: "The time the process has been running.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[],
+    buckets: &[],
+};
+
+/// `process.thread.count` (semantic convention): threads of this process.
+pub const PROCESS_THREAD_COUNT: InstrumentSpec = InstrumentSpec {
+    name: "process.thread.count",
+    unit: "{thread}",
+    description: "Process threads count.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[],
+    buckets: &[],
+};
+
+/// `system.cpu.utilization` (semantic convention): busy share of all CPUs of the host over
+/// the last sampling interval (0 to 1).
+pub const SYSTEM_CPU_UTILIZATION: InstrumentSpec = InstrumentSpec {
+    name: "system.cpu.utilization",
+    unit: "1",
+    description: "Share of CPU time of all CPUs not spent idle since the last measurement.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[],
+    buckets: &[],
+};
+
+/// `system.memory.usage` (semantic convention): memory of the host by state; mlotel
+/// reports the `used` state.
+pub const SYSTEM_MEMORY_USAGE: InstrumentSpec = InstrumentSpec {
+    name: "system.memory.usage",
+    unit: "By",
+    description: "Reports memory in use by state.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[attr::SYSTEM_MEMORY_STATE],
+    buckets: &[],
+};
+
 /// Every instrument mlotel defines, in documentation order.
 ///
-/// The HTTP instruments are recorded by the `mlotel-actix` request middleware; process
-/// instruments join this list with the integration that records them.
+/// The HTTP instruments are recorded by the `mlotel-actix` request middleware, the process
+/// and system ones by its `SystemSampler`.
 pub const CATALOGUE: &[InstrumentSpec] = &[
     PREDICTION_DURATION,
     PREDICTIONS,
@@ -380,6 +445,12 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     HTTP_SERVER_ACTIVE_REQUESTS,
     HTTP_SERVER_REQUEST_BODY_SIZE,
     HTTP_SERVER_RESPONSE_BODY_SIZE,
+    PROCESS_CPU_UTILIZATION,
+    PROCESS_MEMORY_USAGE,
+    PROCESS_UPTIME,
+    PROCESS_THREAD_COUNT,
+    SYSTEM_CPU_UTILIZATION,
+    SYSTEM_MEMORY_USAGE,
 ];
 
 /// Span name of a prediction: `predict {model}`.

@@ -121,6 +121,17 @@ fn insert(
     model
 }
 
+/// Every model version registered with [`ModelBuilder::register`] or on first use by
+/// `#[instrument_ml]`, in registration order.
+pub fn registered_models() -> Vec<Model> {
+    read(&MODELS)
+        .iter()
+        .map(|state| Model {
+            state: Arc::clone(state),
+        })
+        .collect()
+}
+
 const OVERFLOW_MODEL: &str = crate::names::OTHER_LABEL;
 
 /// The registered model version, registered with default settings on first use.

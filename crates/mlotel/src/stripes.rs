@@ -162,6 +162,13 @@ impl BucketedValues {
         }
     }
 
+    /// How many values are held, and their sum.
+    pub(crate) fn count_and_sum(&self) -> (u64, f64) {
+        self.buckets.iter().fold((0, 0.0), |(count, sum), bucket| {
+            (count + bucket.count, sum + bucket.sum)
+        })
+    }
+
     fn is_empty(&self) -> bool {
         self.buckets.iter().all(|bucket| bucket.count == 0)
     }

@@ -24,7 +24,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Settings, Signal};
 use crate::error::InstallError;
-use crate::export_health::{self, ExportCounters, ExporterStatus};
+use crate::export_health::{self, ExportCounters, ExportMonitor, ExporterStatus};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
 use crate::logging::{self, JsonLogFormat};
@@ -230,6 +230,7 @@ impl TelemetryBuilder {
 #[must_use = "dropping Telemetry shuts telemetry down at once"]
 pub struct Telemetry {
     service_name: String,
+    resource: opentelemetry_sdk::Resource,
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     logger_provider: Option<SdkLoggerProvider>,
@@ -285,6 +286,7 @@ impl Telemetry {
         span_processors: Vec<Box<dyn SpanProcessor>>,
     ) -> Result<Self, InstallError> {
         let resource = resource::build(&settings);
+        let resource_for_status = resource.clone();
         #[cfg_attr(
             not(any(feature = "otlp-grpc", feature = "otlp-http")),
             allow(unused_mut)
@@ -387,6 +389,7 @@ impl Telemetry {
         let tracer_provider = tracer_provider.build();
         let telemetry = Self {
             service_name: settings.service_name,
+            resource: resource_for_status,
             meter_provider: meter_provider.build(),
             logger_provider,
             #[cfg(feature = "prometheus")]
@@ -427,6 +430,20 @@ impl Telemetry {
     /// The resolved `service.name`.
     pub fn service_name(&self) -> &str {
         &self.service_name
+    }
+
+    /// The resource every signal carries (`service.name`, `service.version`,
+    /// `deployment.environment.name`, ...), as resolved from code and the environment.
+    pub fn resource(&self) -> &opentelemetry_sdk::Resource {
+        &self.resource
+    }
+
+    /// A cheap, cloneable reader of [`Telemetry::export_status`], for health endpoints
+    /// that outlive a borrow of the `Telemetry`.
+    pub fn export_monitor(&self) -> ExportMonitor {
+        ExportMonitor {
+            exporters: self.exporters.clone().into(),
+        }
     }
 
     /// The tracer provider (already global after [`TelemetryBuilder::install`]).
@@ -473,10 +490,7 @@ impl Telemetry {
 
     /// Health of each OTLP exporter: items sent, failed and dropped, last success.
     pub fn export_status(&self) -> Vec<ExporterStatus> {
-        self.exporters
-            .iter()
-            .map(|counters| counters.status())
-            .collect()
+        self.export_monitor().status()
     }
 
     /// `component endpoint` of each exporter of `signal`, or `none`, for the start-up log.

@@ -201,3 +201,78 @@ pub(crate) fn point_keys(point: &impl mlotel_tests::Attributes) -> BTreeSet<&str
 pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
+
+/// One HTTP request's attributes on a `http.server.*` histogram point.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpRequestKey<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) route: &'a str,
+    pub(crate) status: i64,
+    /// `error.type`, `None` when the point must not have one.
+    pub(crate) error_type: Option<&'a str>,
+}
+
+impl HttpRequestKey<'_> {
+    fn matches(&self, attributes: &[KeyValue]) -> bool {
+        use mlotel_tests::{attr_i64, attr_str};
+        attr_str(attributes, attr::HTTP_REQUEST_METHOD) == Some(self.method)
+            && attr_str(attributes, attr::HTTP_ROUTE) == Some(self.route)
+            && attr_i64(attributes, attr::HTTP_RESPONSE_STATUS_CODE) == Some(self.status)
+            && attr_str(attributes, attr::ERROR_TYPE) == self.error_type
+    }
+}
+
+impl Harness {
+    /// Waits until histogram `name` has a point for `key` counting at least `count` values,
+    /// flushing between looks; returns it.
+    pub(crate) fn http_point(
+        &self,
+        name: &str,
+        key: HttpRequestKey<'_>,
+        count: u64,
+    ) -> HistogramDataPoint {
+        self.receiver.wait_until(WAIT, |receiver| {
+            let found = receiver.latest_metric(name).and_then(|metric| {
+                metric
+                    .histogram_points()
+                    .iter()
+                    .find(|point| key.matches(&point.attributes) && point.count >= count)
+                    .cloned()
+            });
+            if found.is_none() {
+                let _ = self.telemetry.force_flush();
+            }
+            found
+        })
+    }
+}
+
+/// Starts a real actix-web server (2 workers, no signal handling) on a free loopback port,
+/// on a thread of its own for the rest of the test binary, and returns its address.
+pub(crate) fn spawn_actix_server<F, T, B>(app: F) -> std::net::SocketAddr
+where
+    F: Fn() -> actix_web::App<T> + Send + Clone + 'static,
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let addr = listener.local_addr().expect("bound address");
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            actix_web::HttpServer::new(app)
+                .workers(2)
+                .disable_signals()
+                .listen(listener)
+                .expect("listens")
+                .run()
+                .await
+        })
+    });
+    addr
+}

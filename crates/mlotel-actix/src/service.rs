@@ -1,0 +1,117 @@
+//! [`ServiceTelemetry`]: the request middleware, `/metrics`, the health endpoints and the
+//! system sampler of one service, wired together.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use opentelemetry::global::ObjectSafeTracerProvider;
+use opentelemetry::metrics::Meter;
+
+use crate::{Health, MetricsEndpoint, RequestStats, RequestTelemetry, SystemSampler};
+
+/// Everything `mlotel-actix` adds to a service, from one [`mlotel::Telemetry`]:
+///
+/// - [`ServiceTelemetry::request_telemetry`]: the [`RequestTelemetry`] middleware, counting
+///   requests for the health endpoints too;
+/// - [`ServiceTelemetry::configure`]: `GET /metrics` (when the Prometheus exporter is on),
+///   `GET /health`, `GET /health/ready` and `GET /health/detailed`;
+/// - a [`SystemSampler`] reporting process and host saturation every 5 s, on a thread of its
+///   own, until the last clone is dropped.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer, web};
+/// use mlotel_actix::ServiceTelemetry;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let telemetry = mlotel::Telemetry::builder().service_name("iris").install()?;
+/// let service = ServiceTelemetry::new(&telemetry)?;
+/// HttpServer::new(move || {
+///     App::new()
+///         .wrap(service.request_telemetry())
+///         .configure(|config| service.configure(config))
+///         .route("/predict", web::post().to(|| async { "ok" }))
+/// })
+/// .bind(("127.0.0.1", 8080))?
+/// .run()
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ServiceTelemetry {
+    tracer_provider: Arc<dyn ObjectSafeTracerProvider + Send + Sync>,
+    meter: Meter,
+    stats: RequestStats,
+    health: Health,
+    metrics: Option<MetricsEndpoint>,
+    sampler: Option<Arc<SystemSampler>>,
+}
+
+impl std::fmt::Debug for ServiceTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceTelemetry")
+            .field("health", &self.health)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceTelemetry {
+    /// Wires everything to `telemetry` and starts the system sampler. Fails only if the
+    /// sampler thread cannot be spawned.
+    pub fn new(telemetry: &mlotel::Telemetry) -> std::io::Result<Self> {
+        let meter = telemetry.meter();
+        let sampler = SystemSampler::start(&meter)?;
+        let stats = RequestStats::new();
+        let health = Health::for_telemetry(telemetry)
+            .requests(stats.clone())
+            .system(sampler.reader());
+        Ok(Self {
+            tracer_provider: Arc::new(telemetry.tracer_provider().clone()),
+            meter,
+            stats,
+            health,
+            metrics: telemetry.prometheus().map(MetricsEndpoint::new),
+            sampler: Some(Arc::new(sampler)),
+        })
+    }
+
+    /// Requires `Authorization: Bearer {token}` on `/metrics`.
+    pub fn metrics_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.metrics = self.metrics.map(|metrics| metrics.bearer_token(token));
+        self
+    }
+
+    /// Changes the health endpoints (e.g. `|health| health.expect_model("iris")`).
+    pub fn health(mut self, change: impl FnOnce(Health) -> Health) -> Self {
+        self.health = change(self.health);
+        self
+    }
+
+    /// Stops sampling process and host figures (the `process.*` and `system.*` gauges
+    /// and the `system` section of `/health/detailed` go away).
+    pub fn without_system_sampler(mut self) -> Self {
+        self.sampler = None;
+        self.health = self.health.without_system();
+        self
+    }
+
+    /// The request counts the middleware keeps.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    /// The middleware, for `App::wrap`; call it in the `HttpServer::new` closure.
+    pub fn request_telemetry(&self) -> RequestTelemetry {
+        RequestTelemetry::with_providers(self.tracer_provider.as_ref(), &self.meter)
+            .with_stats(self.stats.clone())
+    }
+
+    /// Adds `/metrics` (when the Prometheus exporter is on) and the health routes.
+    pub fn configure(&self, config: &mut web::ServiceConfig) {
+        if let Some(metrics) = &self.metrics {
+            metrics.clone().configure(config);
+        }
+        self.health.configure(config);
+    }
+}
