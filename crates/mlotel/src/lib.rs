@@ -60,6 +60,7 @@
 #[path = "private.rs"]
 pub mod __private;
 mod config;
+pub mod drift;
 mod error;
 mod export_health;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

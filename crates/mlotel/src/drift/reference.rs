@@ -1,0 +1,1 @@
+//! Reference profiles: what a feature looked like in training data.
