@@ -23,6 +23,17 @@ for features in "" prometheus otlp-grpc otlp-http; do
   cargo clippy -p mlotel --no-default-features --features "$features" -- -D warnings
 done
 
+step "drift fixtures: scipy's values for the drift statistics (scripts/drift_fixtures.py)"
+# Regenerates tests/fixtures/drift/stats.json (fixed seeds, pinned numpy/scipy: deterministic);
+# crates/mlotel/tests/drift_stats.rs checks mlotel against it in the cargo test step.
+VENV=${MLOTEL_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/pip" install -q -r scripts/requirements-drift.txt
+"$VENV/bin/python" scripts/drift_fixtures.py
+if command -v git >/dev/null && ! git diff --quiet -- tests/fixtures/drift/stats.json 2>/dev/null; then
+  echo "warning: the regenerated tests/fixtures/drift/stats.json differs from the committed one"
+fi
+
 step "cargo test"
 cargo test --workspace
 
