@@ -1,1 +1,0 @@
-//! Reference profiles: what a feature looked like in training data.
