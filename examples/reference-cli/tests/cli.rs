@@ -55,6 +55,22 @@ fn fits_iris_with_a_label_profile() {
             profile.edges
         );
     }
+    // Edges bit for bit as numpy 2.3.5 computes them: for each column,
+    // numpy.quantile(x, np.arange(1, 10) / 10) with repeated values dropped.
+    let numpy_edges: [&[f64]; 4] = [
+        &[4.8, 5.0, 5.27, 5.6, 5.8, 6.1, 6.3, 6.5200000000000005, 6.9],
+        &[2.5, 2.7, 2.8, 3.0, 3.1, 3.2, 3.4, 3.6099999999999994],
+        &[1.4, 1.5, 1.7, 3.9, 4.35, 4.639999999999999, 5.0, 5.32, 5.8],
+        &[0.2, 0.4, 1.1600000000000001, 1.3, 1.5, 1.8, 1.9, 2.2],
+    ];
+    for (feature, edges) in reference.features.iter().zip(numpy_edges) {
+        assert_eq!(
+            feature.as_numeric().unwrap().edges,
+            edges,
+            "{}",
+            feature.name()
+        );
+    }
     // Known iris statistics (this file is the UCI copy).
     let sepal_length = reference.features[0].as_numeric().unwrap();
     assert!(
