@@ -1,6 +1,6 @@
 //! Throughput of `#[instrument_ml]` (metrics path: span not sampled, `features = row`) on 1
-//! and 2 threads calling it at once, next to the bare function's, which shows what the
-//! machine itself allows.
+//! and 2 threads calling it at once, without and with a drift reference, next to the bare
+//! function's, which shows what the machine itself allows.
 //!
 //! A plain program rather than a criterion bench: the machine is small and may be shared,
 //! so it alternates 1-thread and 2-thread trials and reports the median of the paired
@@ -29,6 +29,14 @@ fn predict_bare(row: &[f64; 4]) -> [f64; 3] {
 #[instrument_ml(model = "iris", version = "2.0.0", features = row)]
 #[inline(never)]
 fn predict_ml(row: &[f64; 4]) -> [f64; 3] {
+    logistic(row)
+}
+
+/// The same with a drift reference: each call also bins its 4 features and its label and
+/// confidence into the drift window.
+#[instrument_ml(model = "iris_drift", version = "2.0.0", features = row)]
+#[inline(never)]
+fn predict_drift(row: &[f64; 4]) -> [f64; 3] {
     logistic(row)
 }
 
@@ -176,4 +184,15 @@ fn main() {
     );
     compare("bare", predict_bare, rounds, length);
     compare("instrument_ml_unsampled", predict_ml, rounds, length);
+    mlotel::Model::builder("iris_drift")
+        .version("2.0.0")
+        .labels(common::LABELS)
+        .reference(common::synthetic_reference(4))
+        .register();
+    compare(
+        "instrument_ml_unsampled_drift",
+        predict_drift,
+        rounds,
+        length,
+    );
 }

@@ -108,4 +108,37 @@ fn readiness_waits_for_every_registered_and_expected_model_and_names_what_is_mis
     iris.set_loaded(true);
     let (response, _) = get("/health/ready");
     assert_eq!(response.status, 200);
+
+    // A version used before it was registered: once registered explicitly, readiness
+    // waits for its load state too.
+    let auto = Model::builder("r_auto").version("1").register();
+    assert!(!auto.registered_on_first_use());
+    let (response, body) = get("/health/ready");
+    assert_eq!(response.status, 503, "{body:#}");
+    assert_eq!(
+        body["missing"],
+        json!([{ "name": "r_auto", "version": "1", "reason": "not loaded" }])
+    );
+    auto.set_loaded(true);
+    let (response, _) = get("/health/ready");
+    assert_eq!(response.status, 200);
+}
+
+/// `expect_model` is satisfied by a loaded model of that name only, not by one that merely
+/// exists. (A model made with `Telemetry::model`, so the registry the other test reads
+/// does not see it.)
+#[test]
+fn an_expected_model_must_be_loaded_not_only_registered() {
+    let model = HARNESS
+        .telemetry
+        .model(Model::builder("r_expected").version("3"));
+    let health = mlotel_actix::Health::new("svc")
+        .models([model.clone()])
+        .expect_model("r_expected");
+    let readiness = health.readiness();
+    assert!(!readiness.is_ready());
+    assert_eq!(readiness.missing.len(), 1, "{:?}", readiness.missing);
+    assert_eq!(readiness.missing[0].reason, "not loaded");
+    model.set_loaded(true);
+    assert!(health.readiness().is_ready());
 }

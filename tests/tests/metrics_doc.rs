@@ -84,6 +84,35 @@ fn exposition() -> String {
         },
     );
     model.record_missing_feature("petal_width");
+    // A model with a drift reference and a window past its minimum reports every drift gauge.
+    let reference = mlotel::drift::reference::Reference::fit_numeric(
+        [[1.0], [2.0], [3.0], [4.0]],
+        &["petal_width"],
+        mlotel::drift::reference::FitOptions::default(),
+    )
+    .and_then(|reference| {
+        reference.with_predictions(
+            ["setosa", "setosa", "virginica", "virginica"],
+            [0.9, 0.8, 0.7, 0.6],
+            mlotel::drift::reference::FitOptions::default(),
+        )
+    })
+    .expect("fits");
+    let drifting = telemetry.model(
+        Model::builder("iris_drift")
+            .labels(["setosa", "virginica"])
+            .reference(reference)
+            .drift_min_observations(1),
+    );
+    drifting.observe_features(&[2.5]);
+    drifting.record_prediction(
+        Duration::from_millis(1),
+        1,
+        Outcome::Ok {
+            label: Some("setosa"),
+            confidence: Some(0.9),
+        },
+    );
     model.record_out_of_range_feature("petal_width");
     let ((), span) = model.in_span(|| ());
     span.end(

@@ -111,3 +111,32 @@ pub(crate) fn install_mlotel(sampler: Sampler, exporter: Option<&DiscardSpans>) 
         .register();
     telemetry
 }
+
+/// A drift reference fitted from 5 000 synthetic rows of `features` numeric features
+/// (deterministic values spread over a few units), with label and confidence profiles.
+pub(crate) fn synthetic_reference(features: usize) -> mlotel::drift::reference::Reference {
+    use mlotel::drift::reference::{FitOptions, Reference};
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let rows: Vec<Vec<f64>> = (0..5_000)
+        .map(|_| {
+            (0..features)
+                .map(|feature| feature as f64 + 4.0 * next())
+                .collect()
+        })
+        .collect();
+    let names: Vec<String> = (0..features).map(|feature| format!("f{feature}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let labels: Vec<&str> = (0..5_000).map(|row| LABELS[row % LABELS.len()]).collect();
+    let confidences: Vec<f64> = (0..5_000).map(|_| 0.5 + 0.5 * next()).collect();
+    Reference::fit_numeric(&rows, &names, FitOptions::default())
+        .and_then(|reference| {
+            reference.with_predictions(labels, confidences, FitOptions::default())
+        })
+        .expect("the synthetic reference fits")
+}

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::{RequestStats, SampleReader};
 
-/// What `drift_status` says until a model has a drift reference to compare against.
-pub const DRIFT_NOT_MONITORED: &str = "not_monitored";
+/// What `drift_status` says for a model without a drift reference.
+pub const DRIFT_NOT_MONITORED: &str = mlotel::drift::NOT_MONITORED;
 
 /// The health endpoints of a service. Cheap to clone; build it once before
 /// `HttpServer::new` and add its routes with [`Health::configure`] in every worker:
@@ -162,19 +162,28 @@ impl Health {
             .route("/health/detailed", web::get().to(detailed));
     }
 
-    fn model_snapshots(&self) -> Vec<ModelSnapshot> {
+    fn reported_models(&self) -> Vec<Model> {
         match &self.inner.models {
-            Some(models) => models.iter().map(Model::snapshot).collect(),
-            None => mlotel::registered_models()
-                .iter()
-                .map(Model::snapshot)
-                .collect(),
+            Some(models) => models.clone(),
+            None => mlotel::registered_models(),
         }
     }
 
     /// Whether every registered (and every expected) model is loaded, and what is not.
+    ///
+    /// Reads each model's load state only (an atomic), never its counters: probes may
+    /// come often.
     pub fn readiness(&self) -> Readiness {
-        let models = self.model_snapshots();
+        let models: Vec<ModelReadiness> = self
+            .reported_models()
+            .iter()
+            .map(|model| ModelReadiness {
+                name: model.name().to_owned(),
+                version: model.version().to_owned(),
+                loaded: model.is_loaded(),
+                registered_on_first_use: model.registered_on_first_use(),
+            })
+            .collect();
         let mut missing: Vec<MissingModel> = models
             .iter()
             .filter(|model| !model.loaded && !model.registered_on_first_use)
@@ -185,13 +194,22 @@ impl Health {
             })
             .collect();
         for name in &self.inner.expected {
-            if !models.iter().any(|model| &model.name == name) {
-                missing.push(MissingModel {
+            let named = || models.iter().filter(|model| &model.name == name);
+            if named().any(|model| model.loaded) || missing.iter().any(|gone| &gone.name == name) {
+                continue;
+            }
+            missing.push(match named().next() {
+                Some(model) => MissingModel {
+                    name: name.clone(),
+                    version: Some(model.version.clone()),
+                    reason: "not loaded",
+                },
+                None => MissingModel {
                     name: name.clone(),
                     version: None,
                     reason: "not registered",
-                });
-            }
+                },
+            });
         }
         Readiness { models, missing }
     }
@@ -240,7 +258,11 @@ impl Health {
                     sampled_at: rfc3339(sample.taken_at),
                 }),
             requests: inner.stats.as_ref().map(RequestReport::from),
-            models: readiness.models.iter().map(ModelReport::from).collect(),
+            models: self
+                .reported_models()
+                .iter()
+                .map(|model| ModelReport::new(&model.snapshot(), model.drift_status()))
+                .collect(),
             missing: readiness.missing,
             exporters,
         }
@@ -252,7 +274,7 @@ impl Health {
 #[non_exhaustive]
 pub struct Readiness {
     /// Every model the health endpoints report.
-    pub models: Vec<ModelSnapshot>,
+    pub models: Vec<ModelReadiness>,
     /// What readiness still waits for.
     pub missing: Vec<MissingModel>,
 }
@@ -262,6 +284,20 @@ impl Readiness {
     pub fn is_ready(&self) -> bool {
         self.missing.is_empty()
     }
+}
+
+/// The load state of one model version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModelReadiness {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Whether it reported itself loaded.
+    pub loaded: bool,
+    /// Registered by `#[instrument_ml]` on first use: nobody reports its load state.
+    pub registered_on_first_use: bool,
 }
 
 /// A model readiness waits for.
@@ -329,8 +365,8 @@ pub struct SystemReport {
     pub memory_mb: f64,
     /// CPU of the process in percent of one CPU (as `top` shows it).
     pub cpu_percent: f64,
-    /// Threads of the process.
-    pub threads: u64,
+    /// Threads of the process (`null` where the platform does not tell: not Linux).
+    pub threads: Option<u64>,
     /// Busy share of all the host's CPUs, percent.
     pub system_cpu_percent: f64,
     /// Memory in use on the host, MiB.
@@ -389,12 +425,13 @@ pub struct ModelReport {
     pub predictions: u64,
     /// Mean confidence of the successful predictions that had one.
     pub mean_confidence: Option<f64>,
-    /// [`DRIFT_NOT_MONITORED`] until the model has a drift reference.
+    /// [`DRIFT_NOT_MONITORED`] without a drift reference; else `insufficient_data` (fewer
+    /// observations in the window than the minimum), `ok` or `drift`.
     pub drift_status: &'static str,
 }
 
-impl From<&ModelSnapshot> for ModelReport {
-    fn from(model: &ModelSnapshot) -> Self {
+impl ModelReport {
+    fn new(model: &ModelSnapshot, drift_status: &'static str) -> Self {
         Self {
             name: model.name.clone(),
             version: model.version.clone(),
@@ -402,7 +439,7 @@ impl From<&ModelSnapshot> for ModelReport {
             load_duration_seconds: model.load_duration_seconds,
             predictions: model.predictions,
             mean_confidence: model.mean_confidence.map(|mean| round(mean, 4)),
-            drift_status: DRIFT_NOT_MONITORED,
+            drift_status,
         }
     }
 }

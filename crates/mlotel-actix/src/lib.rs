@@ -17,8 +17,8 @@ mod system;
 
 pub use errors::{ApiError, json_config, path_config, query_config};
 pub use health::{
-    DRIFT_NOT_MONITORED, DetailedHealth, ExporterReport, Health, MissingModel, ModelReport,
-    Readiness, RequestReport, SystemReport, Uptime,
+    DRIFT_NOT_MONITORED, DetailedHealth, ExporterReport, Health, MissingModel, ModelReadiness,
+    ModelReport, Readiness, RequestReport, SystemReport, Uptime,
 };
 pub use metrics_endpoint::MetricsEndpoint;
 pub use middleware::{

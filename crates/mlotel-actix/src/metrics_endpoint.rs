@@ -6,7 +6,16 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use crate::ApiError;
 
 /// The Prometheus exposition as a route, optionally protected by a bearer token:
-/// `App::new().configure(MetricsEndpoint::new(handle).bearer_token(token).configure)`.
+///
+/// ```no_run
+/// # fn app(handle: mlotel::PrometheusHandle) {
+/// use mlotel_actix::MetricsEndpoint;
+///
+/// let metrics = MetricsEndpoint::new(handle).bearer_token("s3cret");
+/// let app = actix_web::App::new().configure(|config| metrics.configure(config));
+/// # }
+/// ```
+///
 /// A wrong or missing token gets 401, a JSON error body and `WWW-Authenticate: Bearer`.
 #[derive(Debug, Clone)]
 pub struct MetricsEndpoint {
@@ -25,9 +34,19 @@ impl MetricsEndpoint {
         }
     }
 
-    /// Requires `Authorization: Bearer {token}` (compared in constant time).
+    /// Requires `Authorization: Bearer {token}` (compared in constant time). An empty token
+    /// (say, from an unset variable) is logged as an error and refuses every request rather
+    /// than letting requests without a token through.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        let token = token.into();
+        if token.is_empty() {
+            tracing::error!(
+                target: "mlotel",
+                path = %self.path,
+                "empty bearer token for the metrics endpoint: every request will be refused"
+            );
+        }
+        self.token = Some(token);
         self
     }
 
@@ -38,9 +57,9 @@ impl MetricsEndpoint {
     }
 
     /// Adds the route, for `App::configure`.
-    pub fn configure(self, config: &mut web::ServiceConfig) {
+    pub fn configure(&self, config: &mut web::ServiceConfig) {
         let path = self.path.clone();
-        let endpoint = web::Data::new(self);
+        let endpoint = web::Data::new(self.clone());
         config.service(
             web::resource(path)
                 .app_data(endpoint)
@@ -55,9 +74,9 @@ impl MetricsEndpoint {
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
+                .and_then(bearer_credentials)
                 .unwrap_or("");
-            if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
                 let mut response = ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
@@ -79,6 +98,15 @@ async fn serve(request: HttpRequest, endpoint: web::Data<MetricsEndpoint>) -> Ht
     endpoint.respond(&request)
 }
 
+/// The credentials of an `Authorization: Bearer ...` value (the scheme in any case, as
+/// RFC 7235 says).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start())
+}
+
 /// Equal slices, in time that depends on the lengths only (a token cannot be guessed
 /// byte by byte from response times).
 fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
@@ -91,7 +119,16 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{bearer_credentials, constant_time_eq};
+
+    #[test]
+    fn the_scheme_is_read_in_any_case() {
+        assert_eq!(bearer_credentials("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_credentials("Basic abc"), None);
+        assert_eq!(bearer_credentials("Bearer"), None);
+    }
 
     #[test]
     fn tokens_compare_equal_only_when_identical() {

@@ -76,9 +76,17 @@ impl ServiceTelemetry {
         })
     }
 
-    /// Requires `Authorization: Bearer {token}` on `/metrics`.
+    /// Requires `Authorization: Bearer {token}` on `/metrics`. With the Prometheus
+    /// exporter off there is no `/metrics` to protect: that is logged as a warning.
     pub fn metrics_bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.metrics = self.metrics.map(|metrics| metrics.bearer_token(token));
+        match self.metrics.take() {
+            Some(metrics) => self.metrics = Some(metrics.bearer_token(token)),
+            None => tracing::warn!(
+                target: "mlotel",
+                "a bearer token was set for /metrics, but the Prometheus exporter is off \
+                 (OTEL_METRICS_EXPORTER): there is no /metrics route"
+            ),
+        }
         self
     }
 
@@ -88,8 +96,9 @@ impl ServiceTelemetry {
         self
     }
 
-    /// Stops sampling process and host figures (the `process.*` and `system.*` gauges
-    /// and the `system` section of `/health/detailed` go away).
+    /// Stops sampling process and host figures: the sampler thread ends now, and the
+    /// `process.*` and `system.*` gauges and the `system` section of `/health/detailed`
+    /// report nothing.
     pub fn without_system_sampler(mut self) -> Self {
         self.sampler = None;
         self.health = self.health.without_system();
@@ -110,7 +119,7 @@ impl ServiceTelemetry {
     /// Adds `/metrics` (when the Prometheus exporter is on) and the health routes.
     pub fn configure(&self, config: &mut web::ServiceConfig) {
         if let Some(metrics) = &self.metrics {
-            metrics.clone().configure(config);
+            metrics.configure(config);
         }
         self.health.configure(config);
     }

@@ -24,7 +24,8 @@ pub struct SystemSample {
     pub pid: u32,
     /// Resident memory of the process, bytes.
     pub process_memory_bytes: u64,
-    /// CPU of the process over the last interval, as a share of all CPUs (0 to 1).
+    /// CPU of the process over the last interval, as a share of the CPUs available to it
+    /// (`std::thread::available_parallelism`: its affinity and cgroup quota), 0 to 1.
     pub process_cpu_utilization: f64,
     /// CPU of the process over the last interval in percent of one CPU (`top`'s figure).
     pub process_cpu_percent: f64,
@@ -32,8 +33,8 @@ pub struct SystemSample {
     pub process_uptime_seconds: u64,
     /// When the process started.
     pub process_started_at: SystemTime,
-    /// Threads of the process.
-    pub process_threads: u64,
+    /// Threads of the process (`None` where the platform does not tell: not Linux).
+    pub process_threads: Option<u64>,
     /// Busy share of all CPUs of the host over the last interval (0 to 1).
     pub system_cpu_utilization: f64,
     /// Memory in use on the host, bytes.
@@ -67,17 +68,23 @@ impl SystemSampler {
         Self::with_interval(meter, DEFAULT_SAMPLE_INTERVAL)
     }
 
-    /// Starts sampling every `interval` (at least 100 ms). The first sample is taken at once.
+    /// Starts sampling every `interval` (at least `sysinfo`'s 200 ms between CPU readings).
+    /// The first sample comes 200 ms after the start: CPU figures are differences between
+    /// two readings.
     pub fn with_interval(meter: &Meter, interval: Duration) -> std::io::Result<Self> {
-        let interval = interval.max(Duration::from_millis(100));
+        let interval = interval.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
         let shared: Latest = Arc::new(Mutex::new(None));
-        register_gauges(meter, &shared);
         let (stop, stopped) = mpsc::channel::<()>();
         let writer = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("mlotel-sampler".to_owned())
             .spawn(move || {
                 let mut probe = Probe::new();
+                // The first reading only primes the CPU differences.
+                match stopped.recv_timeout(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
                 loop {
                     let sample = probe.sample();
                     *writer
@@ -89,6 +96,7 @@ impl SystemSampler {
                     }
                 }
             })?;
+        register_gauges(meter, &shared);
         Ok(Self {
             latest: shared,
             stop: Some(stop),
@@ -147,7 +155,7 @@ fn register_gauges(meter: &Meter, shared: &Latest) {
     };
     let u64_gauge = |spec: InstrumentSpec,
                      attributes: &'static [(&'static str, &'static str)],
-                     read: fn(&SystemSample) -> u64| {
+                     read: fn(&SystemSample) -> Option<u64>| {
         let attributes: Vec<KeyValue> = attributes
             .iter()
             .map(|&(key, value)| KeyValue::new(key, value))
@@ -158,8 +166,8 @@ fn register_gauges(meter: &Meter, shared: &Latest) {
             .with_unit(spec.unit)
             .with_description(spec.description)
             .with_callback(move |observer| {
-                if let Some(sample) = latest(&shared) {
-                    observer.observe(read(&sample), &attributes);
+                if let Some(value) = latest(&shared).as_ref().and_then(read) {
+                    observer.observe(value, &attributes);
                 }
             })
             .build();
@@ -167,14 +175,18 @@ fn register_gauges(meter: &Meter, shared: &Latest) {
     f64_gauge(names::PROCESS_CPU_UTILIZATION, |s| {
         s.process_cpu_utilization
     });
-    u64_gauge(names::PROCESS_MEMORY_USAGE, &[], |s| s.process_memory_bytes);
-    u64_gauge(names::PROCESS_UPTIME, &[], |s| s.process_uptime_seconds);
+    u64_gauge(names::PROCESS_MEMORY_USAGE, &[], |s| {
+        Some(s.process_memory_bytes)
+    });
+    u64_gauge(names::PROCESS_UPTIME, &[], |s| {
+        Some(s.process_uptime_seconds)
+    });
     u64_gauge(names::PROCESS_THREAD_COUNT, &[], |s| s.process_threads);
     f64_gauge(names::SYSTEM_CPU_UTILIZATION, |s| s.system_cpu_utilization);
     u64_gauge(
         names::SYSTEM_MEMORY_USAGE,
         &[(attr::SYSTEM_MEMORY_STATE, "used")],
-        |s| s.system_memory_bytes,
+        |s| Some(s.system_memory_bytes),
     );
 }
 
@@ -185,11 +197,14 @@ struct Probe {
 }
 
 impl Probe {
+    /// Takes the first reading, which the CPU figures of the first sample are measured from.
     fn new() -> Self {
-        Self {
+        let mut probe = Self {
             system: System::new(),
             pid: sysinfo::get_current_pid().ok(),
-        }
+        };
+        let _ = probe.sample();
+        probe
     }
 
     fn sample(&mut self) -> Option<SystemSample> {
@@ -204,7 +219,8 @@ impl Probe {
                 .with_memory()
                 .with_tasks(),
         );
-        let cpus = self.system.cpus().len().max(1) as f64;
+        let cpus =
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) as f64;
         let process = self.system.process(pid)?;
         let cpu_percent = f64::from(process.cpu_usage());
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(process.start_time());
@@ -216,7 +232,8 @@ impl Probe {
             process_cpu_percent: cpu_percent,
             process_uptime_seconds: process.run_time(),
             process_started_at: started,
-            process_threads: process.tasks().map_or(1, |tasks| tasks.len().max(1) as u64),
+            // sysinfo lists the threads other than the main one.
+            process_threads: process.tasks().map(|tasks| tasks.len() as u64 + 1),
             system_cpu_utilization: (f64::from(self.system.global_cpu_usage()) / 100.0)
                 .clamp(0.0, 1.0),
             system_memory_bytes: self.system.used_memory(),
@@ -242,7 +259,19 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(sample.process_memory_bytes > 0);
-        assert!(sample.process_threads >= 1);
+        if cfg!(target_os = "linux") {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let threads: Option<u64> = status
+                .lines()
+                .find_map(|line| line.strip_prefix("Threads:"))
+                .and_then(|count| count.trim().parse().ok());
+            let (sampled, now) = (sample.process_threads.unwrap_or(0), threads.unwrap_or(0));
+            // Other tests' threads may start or stop between the two readings.
+            assert!(
+                sampled.abs_diff(now) <= 4,
+                "sampled {sampled} threads, /proc says {now}"
+            );
+        }
         assert!(sample.system_memory_bytes > 0);
         assert_eq!(sample.pid, std::process::id());
         let reader = sampler.reader();

@@ -147,6 +147,7 @@ impl ExportMonitor {
 
 /// A snapshot of one exporter's health, for health endpoints and dashboards.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExporterStatus {
     /// `traces`, `metrics` or `logs`.
     pub signal: &'static str,

@@ -2,7 +2,7 @@
 //! measurements, the SDK instruments they are handed to, and its prediction spans.
 //! `#[instrument_ml]` records through this; [`Model`] is the same for hand-written code.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
@@ -12,11 +12,15 @@ use opentelemetry::{Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::config::Sampler;
+use crate::drift::monitor::{Decision, DriftMonitor, DriftReport, DriftSettings};
+use crate::drift::reference::{FeatureValue, Reference, ReferenceError};
+use crate::drift::stats::DriftMethod;
+use crate::drift::window::Window;
 use crate::labels::LabelTable;
 use crate::names::{self, InstrumentSpec, attr, outcome};
 use crate::output::Label;
 use crate::registry;
-use crate::stripes::{self, Failure, Padded, Stripe, Stripes};
+use crate::stripes::{self, Failure, Lifetime, Padded, Stripe, Stripes};
 
 /// Features tracked by index for a model that did not name its features.
 pub const UNNAMED_FEATURE_CAP: usize = 64;
@@ -65,6 +69,8 @@ pub struct ModelBuilder {
     pub(crate) features: Vec<String>,
     /// Registered by a call, not by the user: default settings.
     pub(crate) automatic: bool,
+    pub(crate) reference: Option<Arc<Reference>>,
+    pub(crate) drift: DriftSettings,
 }
 
 impl ModelBuilder {
@@ -100,20 +106,107 @@ impl ModelBuilder {
         self
     }
 
+    /// The drift reference of this model version (`Reference::fit`, `Reference::load`):
+    /// its features are tracked for drift, and its prediction profiles (if any) for
+    /// prediction drift. Without [`features`](Self::features) the reference names them;
+    /// with them, the two must list the same names in the same order.
+    pub fn reference(mut self, reference: Reference) -> Self {
+        self.reference = Some(Arc::new(reference));
+        self
+    }
+
+    /// The observations compared with the reference (default: the last 5 minutes, in 10
+    /// slices).
+    pub fn drift_window(mut self, window: Window) -> Self {
+        self.drift.window = window;
+        self
+    }
+
+    /// Below this many observations in the window no drift is reported (default 500).
+    pub fn drift_min_observations(mut self, observations: u64) -> Self {
+        self.drift.min_observations = observations;
+        self
+    }
+
+    /// The statistic and threshold deciding whether a feature drifted (default PSI ≥ 0.1).
+    pub fn drift_threshold(mut self, method: DriftMethod, threshold: f64) -> Self {
+        self.drift.decision = Decision::with_threshold(method, threshold);
+        self
+    }
+
+    /// The statistic and threshold for one feature (or `label` / `confidence` for
+    /// prediction drift), overriding [`drift_threshold`](Self::drift_threshold).
+    pub fn feature_drift_threshold(
+        mut self,
+        feature: impl Into<String>,
+        method: DriftMethod,
+        threshold: f64,
+    ) -> Self {
+        let feature = feature.into();
+        self.drift
+            .feature_decisions
+            .retain(|(name, _)| *name != feature);
+        self.drift
+            .feature_decisions
+            .push((feature, Decision::with_threshold(method, threshold)));
+        self
+    }
+
     /// Registers the model version for `#[instrument_ml(model = .., version = ..)]` and
     /// binds it to the installed telemetry (now, or when
     /// [`install`](crate::TelemetryBuilder::install) runs later). Registering the same
     /// name and version again returns the first registration.
+    ///
+    /// A drift reference whose features differ from [`features`](Self::features) is
+    /// logged as an error and left out (the model is registered without drift);
+    /// [`try_register`](Self::try_register) returns that error instead.
     pub fn register(self) -> Model {
         Model {
-            state: Arc::clone(registry::register(self)),
+            state: Arc::clone(registry::register(self.dropping_mismatched_reference())),
         }
+    }
+
+    /// Like [`register`](Self::register), but a drift reference that does not match the
+    /// model's features is an error.
+    pub fn try_register(mut self) -> Result<Model, ReferenceError> {
+        self.check_reference()?;
+        Ok(Model {
+            state: Arc::clone(registry::register(self)),
+        })
+    }
+
+    /// Leaves out (and logs) a drift reference whose features differ from the model's.
+    pub(crate) fn dropping_mismatched_reference(mut self) -> Self {
+        if let Err(error) = self.check_reference() {
+            tracing::error!(
+                target: "mlotel",
+                model = %self.name,
+                version = %self.version,
+                error = %error,
+                "drift reference does not match the model; the model goes without drift"
+            );
+            self.reference = None;
+        }
+        self
+    }
+
+    /// Checks the reference against the declared features; takes the reference's feature
+    /// names when none are declared.
+    pub(crate) fn check_reference(&mut self) -> Result<(), ReferenceError> {
+        let Some(reference) = &self.reference else {
+            return Ok(());
+        };
+        if self.features.is_empty() {
+            self.features = reference.feature_names().map(str::to_owned).collect();
+            return Ok(());
+        }
+        let expected: Vec<&str> = self.features.iter().map(String::as_str).collect();
+        reference.check_features(&expected)
     }
 }
 
 /// A read-only summary of one model version, for health endpoints
-/// ([`Model::snapshot`]). Counts are since the model was created; while predictions are
-/// being recorded a snapshot may miss the few being handed to the SDK at that instant.
+/// ([`Model::snapshot`]). Counts are since the model was created.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ModelSnapshot {
@@ -127,7 +220,7 @@ pub struct ModelSnapshot {
     pub load_duration_seconds: Option<f64>,
     /// Predictions recorded (rows, every outcome).
     pub predictions: u64,
-    /// Mean confidence of the successful predictions that had one.
+    /// Mean confidence of the successful predictions (rows) that had one.
     pub mean_confidence: Option<f64>,
     /// Registered by `#[instrument_ml]` on first use rather than with
     /// [`ModelBuilder::register`]: nobody reports its load state, so readiness ignores it.
@@ -356,6 +449,48 @@ impl ModelSet {
                 }
             })
             .build();
+        crate::drift::gauges::register(meter, self);
+    }
+}
+
+/// Bins of one row found outside the stripe's lock, counted under it in one go.
+struct PendingBins {
+    bins: [u32; PENDING_BINS],
+    len: usize,
+    /// Features whose value lies outside the reference range.
+    out_of_range: [u16; PENDING_BINS],
+    out_of_range_len: usize,
+}
+
+const PENDING_BINS: usize = 32;
+
+impl Default for PendingBins {
+    fn default() -> Self {
+        Self {
+            bins: [0; PENDING_BINS],
+            len: 0,
+            out_of_range: [0; PENDING_BINS],
+            out_of_range_len: 0,
+        }
+    }
+}
+
+impl PendingBins {
+    /// Adds a bin; true when the buffer is full and must be counted now.
+    #[inline]
+    fn push(&mut self, bin: usize, out_of_range: Option<usize>) -> bool {
+        self.bins[self.len] = u32::try_from(bin).unwrap_or(u32::MAX);
+        self.len += 1;
+        if let Some(feature) = out_of_range {
+            self.out_of_range[self.out_of_range_len] = u16::try_from(feature).unwrap_or(u16::MAX);
+            self.out_of_range_len += 1;
+        }
+        self.len == PENDING_BINS || self.out_of_range_len == PENDING_BINS
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.out_of_range_len = 0;
     }
 }
 
@@ -385,21 +520,19 @@ pub(crate) struct ModelState {
     tracing: Tracing,
     loaded: AtomicU8,
     load_seconds: Mutex<Option<f64>>,
-    registered_on_first_use: bool,
+    /// Cleared when the model version is registered explicitly after its first use.
+    registered_on_first_use: AtomicBool,
     /// The model set of the telemetry it is bound to, to leave it when bound elsewhere.
     bound_to: Mutex<Weak<ModelSet>>,
-    /// What stripes handed to the SDK held, for [`Model::snapshot`]. Written only when a
-    /// stripe is handed over (at collection, or when a failure buffer fills), never per call.
-    handed_over: Mutex<Totals>,
+    /// The drift state, for a model version with a drift reference.
+    pub(crate) drift: Option<DriftMonitor>,
+    /// The drift bin of each label slot, found on the slot's first use
+    /// ([`NO_LABEL_BIN`] until then).
+    label_bins: Box<[AtomicUsize]>,
 }
 
-/// Running totals of what was handed over from the stripes.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    predictions: u64,
-    confidence_count: u64,
-    confidence_sum: f64,
-}
+/// A label slot whose drift bin is not known yet.
+const NO_LABEL_BIN: usize = usize::MAX;
 
 impl ModelState {
     pub(crate) fn new(builder: ModelBuilder, tracing: Option<Arc<TracingState>>) -> Self {
@@ -409,7 +542,10 @@ impl ModelState {
             labels,
             features,
             automatic,
+            reference,
+            drift,
         } = builder;
+        let drift = reference.map(|reference| DriftMonitor::new(reference, drift));
         // Reference-counted values: cloning these attributes bumps a count, not a copy.
         let model_attributes = [
             KeyValue::new(attr::MODEL_NAME, shared(&name)),
@@ -419,7 +555,15 @@ impl ModelState {
         let labels = LabelTable::new(&labels, crate::UNDECLARED_LABEL_CAP);
         Self {
             span_name: Box::leak(names::prediction_span_name(&name).into_boxed_str()),
-            stripes: stripes::new_stripes(labels.slot_count(), features.slot_count()),
+            stripes: stripes::new_stripes(
+                labels.slot_count(),
+                features.slot_count(),
+                drift.as_ref(),
+            ),
+            label_bins: (0..labels.slot_count())
+                .map(|_| AtomicUsize::new(NO_LABEL_BIN))
+                .collect(),
+            drift,
             handing_over: Mutex::new(()),
             active: (0..stripes::STRIPES)
                 .map(|_| Padded(AtomicI64::new(0)))
@@ -431,9 +575,8 @@ impl ModelState {
             tracing: tracing.map_or(Tracing::Installed, Tracing::Fixed),
             loaded: AtomicU8::new(LOADED_UNKNOWN),
             load_seconds: Mutex::new(None),
-            registered_on_first_use: automatic,
+            registered_on_first_use: AtomicBool::new(automatic),
             bound_to: Mutex::new(Weak::new()),
-            handed_over: Mutex::new(Totals::default()),
             name,
             version,
         }
@@ -448,7 +591,13 @@ impl ModelState {
     }
 
     pub(crate) fn registered_on_first_use(&self) -> bool {
-        self.registered_on_first_use
+        self.registered_on_first_use.load(Ordering::Relaxed)
+    }
+
+    /// An explicit registration of a version first registered on first use: its load
+    /// state is reported from now on, so readiness waits for it.
+    pub(crate) fn registered_explicitly(&self) {
+        self.registered_on_first_use.store(false, Ordering::Relaxed);
     }
 
     /// Hands what is buffered to the current instruments, then makes the instruments of
@@ -514,9 +663,12 @@ impl ModelState {
                 if stripe.is_empty() {
                     continue;
                 }
-                let empty = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
+                let empty = stripe.empty_like();
                 std::mem::replace(&mut *stripe, empty)
             };
+            if let (Some(drift), Some(counts)) = (&self.drift, &taken.drift) {
+                drift.absorb(counts);
+            }
             // The turn only for the failures, which recording threads may be handing over
             // too; a recording thread never waits for the histogram replay.
             {
@@ -529,10 +681,6 @@ impl ModelState {
 
     /// Hands a stripe's failures to the SDK: the only hand-over on a recording thread.
     fn drain_failures(&self, stripe: &mut Stripe) {
-        if !stripe.failures.is_empty() {
-            let rows: u64 = stripe.failures.iter().map(|failure| failure.rows).sum();
-            lock(&self.handed_over).predictions += rows;
-        }
         let Some(sdk) = self.instruments() else {
             stripe.failures.clear();
             return;
@@ -552,16 +700,9 @@ impl ModelState {
 
     fn drain(&self, stripe: &mut Stripe) {
         self.drain_failures(stripe);
-        {
-            let (count, sum) = stripe.confidences.count_and_sum();
-            let mut totals = lock(&self.handed_over);
-            totals.predictions += stripe.ok_counts.iter().sum::<u64>();
-            totals.confidence_count += count;
-            totals.confidence_sum += sum;
-        }
         let Some(sdk) = self.instruments() else {
             // Nothing installed yet: like the OpenTelemetry API without an SDK, drop it.
-            *stripe = Stripe::new(stripe.ok_counts.len(), stripe.missing.len());
+            *stripe = stripe.empty_like();
             return;
         };
         stripe
@@ -634,23 +775,90 @@ impl ModelState {
         rows: u64,
         label_slot: usize,
         confidence: Option<f64>,
+        at: Option<quanta::Instant>,
     ) {
+        let drift = self.prediction_bins(label_slot, confidence, at);
         self.with_stripe(stripe, |stripe| {
             stripe.ok_durations.record(seconds);
             stripe.ok_counts[label_slot] += rows;
+            stripe.lifetime.add(rows, valid_confidence(confidence));
             if let Some(confidence) = valid_confidence(confidence) {
                 stripe.confidences.record(confidence);
             }
+            self.count_prediction(stripe, drift, rows, confidence);
         });
     }
 
+    /// Where a prediction goes in the drift counts, worked out before the stripe's lock.
+    /// `at` is when the prediction was made, read from the clock when not given. A
+    /// prediction without label and confidence (`skip_output`) is not counted.
+    fn prediction_bins(
+        &self,
+        label_slot: usize,
+        confidence: Option<f64>,
+        at: Option<quanta::Instant>,
+    ) -> Option<(quanta::Instant, Option<usize>, Option<usize>)> {
+        let drift = self.drift.as_ref()?;
+        let confidence = valid_confidence(confidence);
+        if label_slot == crate::labels::NO_LABEL && confidence.is_none() {
+            return None;
+        }
+        let label = self.label_bins.get(label_slot).and_then(|cached| {
+            match cached.load(Ordering::Relaxed) {
+                NO_LABEL_BIN => {
+                    let name = self.labels.name(label_slot);
+                    let bin = drift.bin_of_label(name.as_deref())?;
+                    cached.store(bin, Ordering::Relaxed);
+                    Some(bin)
+                }
+                bin => Some(bin),
+            }
+        });
+        let confidence = drift.bin_of_confidence(confidence);
+        Some((at.unwrap_or_else(quanta::Instant::now), label, confidence))
+    }
+
+    /// Counts `rows` predictions into the stripe's drift counts.
+    fn count_prediction(
+        &self,
+        stripe: &mut Stripe,
+        bins: Option<(quanta::Instant, Option<usize>, Option<usize>)>,
+        rows: u64,
+        confidence: Option<f64>,
+    ) {
+        let (Some(drift), Some(counts), Some((now, label, confidence_bin))) =
+            (&self.drift, stripe.drift.as_mut(), bins)
+        else {
+            return;
+        };
+        drift.before_counting(counts, now);
+        counts.predictions += rows;
+        let rows_u32 = u32::try_from(rows).unwrap_or(u32::MAX);
+        for bin in [label, confidence_bin].into_iter().flatten() {
+            counts.bump_by(bin, rows_u32);
+        }
+        if let Some(confidence) = valid_confidence(confidence) {
+            counts.confidence_sum += confidence * rows as f64;
+            counts.confidences += rows;
+        }
+    }
+
     /// Records one row of a batch (its duration is recorded once, by `record_batch_end`).
-    pub(crate) fn record_row(&self, stripe: usize, label_slot: usize, confidence: Option<f64>) {
+    pub(crate) fn record_row(
+        &self,
+        stripe: usize,
+        label_slot: usize,
+        confidence: Option<f64>,
+        at: Option<quanta::Instant>,
+    ) {
+        let drift = self.prediction_bins(label_slot, confidence, at);
         self.with_stripe(stripe, |stripe| {
             stripe.ok_counts[label_slot] += 1;
+            stripe.lifetime.add(1, valid_confidence(confidence));
             if let Some(confidence) = valid_confidence(confidence) {
                 stripe.confidences.record(confidence);
             }
+            self.count_prediction(stripe, drift, 1, confidence);
         });
     }
 
@@ -659,23 +867,128 @@ impl ModelState {
     }
 
     pub(crate) fn record_failure(&self, stripe: usize, failure: Failure) {
-        self.with_stripe(stripe, |stripe| stripe.failures.push(failure));
+        self.with_stripe(stripe, |stripe| {
+            stripe.lifetime.add(failure.rows, None);
+            stripe.failures.push(failure);
+        });
     }
 
-    /// Counts the missing values of one input row (`ml.feature.missing`). The row's code
-    /// (a user's `FeatureRow` impl) runs outside the stripe's lock: it may record to this
-    /// model itself.
-    pub(crate) fn observe_row<R: crate::FeatureRow + ?Sized>(&self, stripe: usize, row: &R) {
+    /// Counts the missing values of one input row (`ml.feature.missing`), and with a drift
+    /// reference its values' bins and the values outside the reference range
+    /// (`ml.feature.out_of_range`). The row's code (a user's `FeatureRow` impl) runs
+    /// outside the stripe's lock: it may record to this model itself. Bins are found
+    /// outside the lock too and counted under it once per row (per 32 features).
+    pub(crate) fn observe_row<R: crate::FeatureRow + ?Sized>(
+        &self,
+        stripe: usize,
+        row: &R,
+        now: quanta::Instant,
+    ) {
+        let Some(drift) = &self.drift else {
+            row.for_each_feature(|feature, value| {
+                if value.is_none() {
+                    self.count_missing(stripe, feature);
+                }
+            });
+            return;
+        };
+        let mut pending = PendingBins::default();
         row.for_each_feature(|feature, value| {
             if value.is_none() {
-                let slot = self.features.slot(Some(Label::Index(feature)));
-                self.with_stripe(stripe, |stripe| {
-                    if let Some(count) = stripe.missing.get_mut(slot) {
-                        *count += 1;
-                    }
-                });
+                self.count_missing(stripe, feature);
+            }
+            if let Some(binned) = drift.bin_of_feature(feature, value)
+                && pending.push(binned.index, binned.out_of_range.then_some(feature))
+            {
+                self.count_bins(stripe, now, &mut pending, false);
             }
         });
+        self.count_bins(stripe, now, &mut pending, true);
+    }
+
+    /// Like [`observe_row`](Self::observe_row) for values that may be categories.
+    pub(crate) fn observe_values(
+        &self,
+        stripe: usize,
+        values: &[FeatureValue<'_>],
+        now: quanta::Instant,
+    ) {
+        for (feature, value) in values.iter().enumerate() {
+            let missing = match value {
+                FeatureValue::Missing => true,
+                FeatureValue::Number(number) => number.is_nan(),
+                FeatureValue::Category(_) => false,
+            };
+            if missing {
+                self.count_missing(stripe, feature);
+            }
+        }
+        let Some(drift) = &self.drift else {
+            return;
+        };
+        let mut pending = PendingBins::default();
+        for (feature, value) in values.iter().enumerate() {
+            if let Some(binned) = drift.bin_of_value(feature, value)
+                && pending.push(binned.index, binned.out_of_range.then_some(feature))
+            {
+                self.count_bins(stripe, now, &mut pending, false);
+            }
+        }
+        self.count_bins(stripe, now, &mut pending, true);
+    }
+
+    fn count_missing(&self, stripe: usize, feature: usize) {
+        let slot = self.features.slot(Some(Label::Index(feature)));
+        self.with_stripe(stripe, |stripe| {
+            if let Some(count) = stripe.missing.get_mut(slot) {
+                *count += 1;
+            }
+        });
+    }
+
+    /// Counts the pending bins (and the row, at its end) under the stripe's lock.
+    fn count_bins(
+        &self,
+        stripe: usize,
+        now: quanta::Instant,
+        pending: &mut PendingBins,
+        row_ends: bool,
+    ) {
+        let Some(drift) = &self.drift else {
+            return;
+        };
+        // Feature slots of the out-of-range values, looked up before taking the lock.
+        let mut out_of_range = [0usize; PENDING_BINS];
+        for (slot, &feature) in out_of_range
+            .iter_mut()
+            .zip(&pending.out_of_range[..pending.out_of_range_len])
+        {
+            *slot = self.features.slot(Some(Label::Index(usize::from(feature))));
+        }
+        let out_of_range = &out_of_range[..pending.out_of_range_len];
+        self.with_stripe(stripe, |stripe| {
+            if let Some(counts) = stripe.drift.as_mut() {
+                drift.before_counting(counts, now);
+                for &bin in &pending.bins[..pending.len] {
+                    counts.bump(bin as usize);
+                }
+                if row_ends {
+                    counts.rows += 1;
+                }
+            }
+            for &slot in out_of_range {
+                if let Some(count) = stripe.out_of_range.get_mut(slot) {
+                    *count += 1;
+                }
+            }
+        });
+        pending.clear();
+    }
+
+    /// The drift report of the current window, `None` without a drift reference.
+    pub(crate) fn drift_report(&self) -> Option<Arc<DriftReport>> {
+        let drift = self.drift.as_ref()?;
+        Some(drift.report(|| self.flush()))
     }
 
     fn feature_slot(&self, feature: &str) -> usize {
@@ -693,31 +1006,23 @@ impl ModelState {
         self.loaded.load(Ordering::Relaxed) == 1
     }
 
-    /// Totals of what was handed over plus what the stripes still hold, read one stripe
+    /// The running totals every stripe keeps (they survive hand-overs), read one stripe
     /// at a time under its lock (the recording path is unchanged).
     pub(crate) fn snapshot(&self) -> ModelSnapshot {
-        let mut totals = *lock(&self.handed_over);
-        for stripe in &self.stripes {
-            let stripe = lock(&stripe.0);
-            let (count, sum) = stripe.confidences.count_and_sum();
-            totals.predictions += stripe.ok_counts.iter().sum::<u64>();
-            totals.predictions += stripe
-                .failures
-                .iter()
-                .map(|failure| failure.rows)
-                .sum::<u64>();
-            totals.confidence_count += count;
-            totals.confidence_sum += sum;
-        }
+        let totals = self
+            .stripes
+            .iter()
+            .map(|stripe| lock(&stripe.0).lifetime)
+            .fold(Lifetime::default(), Lifetime::plus);
         ModelSnapshot {
             name: self.name.clone(),
             version: self.version.clone(),
             loaded: self.is_loaded(),
             load_duration_seconds: *lock(&self.load_seconds),
             predictions: totals.predictions,
-            mean_confidence: (totals.confidence_count > 0)
-                .then(|| totals.confidence_sum / totals.confidence_count as f64),
-            registered_on_first_use: self.registered_on_first_use,
+            mean_confidence: (totals.confidences > 0)
+                .then(|| totals.confidence_sum / totals.confidences as f64),
+            registered_on_first_use: self.registered_on_first_use(),
         }
     }
 
@@ -807,6 +1112,8 @@ impl Model {
             labels: Vec::new(),
             features: Vec::new(),
             automatic: false,
+            reference: None,
+            drift: DriftSettings::default(),
         }
     }
 
@@ -830,7 +1137,7 @@ impl Model {
             Outcome::Ok { label, confidence } => {
                 let slot = self.state.labels.slot(label.map(Label::Text));
                 self.state
-                    .record_success(stripe, seconds, rows, slot, confidence);
+                    .record_success(stripe, seconds, rows, slot, confidence, None);
             }
             Outcome::Error { error_type } => self.state.record_failure(
                 stripe,
@@ -911,6 +1218,12 @@ impl Model {
         self.state.snapshot()
     }
 
+    /// Whether `#[instrument_ml]` registered this version on its first use (nobody reports
+    /// its load state) rather than [`ModelBuilder::register`].
+    pub fn registered_on_first_use(&self) -> bool {
+        self.state.registered_on_first_use()
+    }
+
     /// Reports how long the model version took to load (`ml.model.load.duration`).
     pub fn set_load_duration(&self, duration: Duration) {
         let seconds = duration.as_secs_f64();
@@ -942,6 +1255,39 @@ impl Model {
     /// call it before reading the SDK's state yourself.
     pub fn flush(&self) {
         self.state.flush();
+    }
+
+    /// Feeds one input row to the drift window (and counts its missing and out-of-range
+    /// values), as `#[instrument_ml(features = ..)]` does. Without a drift reference only
+    /// missing values are counted.
+    pub fn observe_features<R: crate::FeatureRow + ?Sized>(&self, row: &R) {
+        self.state
+            .observe_row(stripes::current(), row, quanta::Instant::now());
+    }
+
+    /// Feeds one input row whose values may be categories (`FeatureValue::Category`) to the
+    /// drift window, for models with categorical features.
+    pub fn observe_values(&self, values: &[FeatureValue<'_>]) {
+        self.state
+            .observe_values(stripes::current(), values, quanta::Instant::now());
+    }
+
+    /// The drift statistics of the current window, computed now (at most every 250 ms);
+    /// `None` without a drift reference. The gauges report the same values.
+    pub fn drift_report(&self) -> Option<Arc<DriftReport>> {
+        self.state.drift_report()
+    }
+
+    /// `not_monitored` without a drift reference; else `insufficient_data`, `ok` or
+    /// `drift` ([`DriftReport::status`]).
+    pub fn drift_status(&self) -> &'static str {
+        self.drift_report()
+            .map_or(crate::drift::NOT_MONITORED, |report| report.status())
+    }
+
+    /// The drift reference, if the model version has one.
+    pub fn reference(&self) -> Option<&Reference> {
+        self.state.drift.as_ref().map(DriftMonitor::reference)
     }
 }
 
@@ -1041,8 +1387,9 @@ mod tests {
         model.record_prediction(ms, 2, Outcome::Error { error_type: "bad" });
         let before = model.snapshot();
         assert_eq!(before.predictions, 6);
+        // Per row: (0.8 × 1 + 0.4 × 3) / 4.
         let mean = before.mean_confidence.unwrap_or_default();
-        assert!((mean - 0.6).abs() < 1e-9, "mean {mean}");
+        assert!((mean - 0.5).abs() < 1e-9, "mean {mean}");
 
         // Handed over (here dropped: nothing is bound), the totals stay.
         model.flush();
@@ -1055,6 +1402,73 @@ mod tests {
         let loaded = model.snapshot();
         assert!(loaded.loaded);
         assert_eq!(loaded.load_duration_seconds, Some(2.0));
+    }
+
+    fn categorical_reference() -> Reference {
+        use crate::drift::reference::{FitOptions, Schema};
+        let schema = Schema::new().categorical("color").numeric("size");
+        let colors = ["red", "green", "blue", "red"];
+        let rows: Vec<[FeatureValue<'_>; 2]> = (0..2_000)
+            .map(|row| {
+                [
+                    FeatureValue::Category(colors[row % colors.len()]),
+                    FeatureValue::Number((row % 50) as f64),
+                ]
+            })
+            .collect();
+        Reference::fit(&rows, &schema, FitOptions::default()).expect("fits")
+    }
+
+    #[test]
+    fn categorical_values_drift_when_their_mix_changes() {
+        let mut builder = Model::builder("categorical").reference(categorical_reference());
+        builder.check_reference().expect("matches");
+        let model = Model {
+            state: Arc::new(ModelState::new(builder, None)),
+        };
+        assert_eq!(model.drift_status(), "insufficient_data");
+        // Only blue now (a quarter of the reference), and sizes as before.
+        for row in 0..1_000 {
+            model.observe_values(&[
+                FeatureValue::Category("blue"),
+                FeatureValue::Number((row % 50) as f64),
+            ]);
+        }
+        let report = model.drift_report().expect("has a reference");
+        assert_eq!(report.rows, 1_000);
+        let color = &report.features[0];
+        let size = &report.features[1];
+        assert!(color.detected, "{color:?}");
+        assert!(!size.detected, "{size:?}");
+        assert_eq!(
+            color.value(DriftMethod::KolmogorovSmirnov),
+            None,
+            "not for categories"
+        );
+        assert_eq!(report.drift_share, Some(0.5));
+        assert_eq!(model.drift_status(), "drift");
+    }
+
+    #[test]
+    fn a_reference_whose_features_differ_from_the_models_is_an_error_naming_them() {
+        let error = Model::builder("mismatch")
+            .features(["colour", "size"])
+            .reference(categorical_reference())
+            .try_register()
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("colour") && error.contains("color"),
+            "{error}"
+        );
+        // register() keeps the model, without drift.
+        let model = Model::builder("mismatch")
+            .features(["colour", "size"])
+            .reference(categorical_reference())
+            .register();
+        assert!(model.reference().is_none());
+        assert_eq!(model.drift_status(), crate::drift::NOT_MONITORED);
     }
 
     #[test]

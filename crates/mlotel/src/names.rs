@@ -55,6 +55,9 @@ pub mod attr {
     pub const FEATURE_NAME: &str = "ml.feature.name";
     /// Drift statistic: `psi`, `jensen_shannon`, `ks`, `wasserstein`, `chi_square`.
     pub const DRIFT_METHOD: &str = "ml.drift.method";
+    /// What a prediction-drift or window gauge is about: `label` or `confidence` (prediction
+    /// drift), `features` or `predictions` (window observations).
+    pub const DRIFT_SIGNAL: &str = "ml.drift.signal";
     /// Semantic-convention error class.
     pub const ERROR_TYPE: &str = "error.type";
     /// Sub-step of a prediction (`#[instrument_ml(stage = "preprocess")]`), on its span.
@@ -246,13 +249,58 @@ pub const FEATURE_DRIFT: InstrumentSpec = InstrumentSpec {
     buckets: &[],
 };
 
-/// `ml.prediction.drift`: drift of the predicted-label distribution.
+/// `ml.feature.drift.detected`: 1 when a feature's drift decision says it drifted.
+pub const FEATURE_DRIFT_DETECTED: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.drift.detected",
+    unit: "1",
+    description: "1 when the feature's drift statistic crossed its threshold over the current window, else 0.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL_FEATURE,
+    buckets: &[],
+};
+
+/// `ml.prediction.drift`: drift of the predicted labels or of the confidence.
 pub const PREDICTION_DRIFT: InstrumentSpec = InstrumentSpec {
     name: "ml.prediction.drift",
     unit: "1",
     description: "Drift of the prediction distribution from its reference, by method.",
     kind: InstrumentKind::Gauge,
-    attributes: &[attr::MODEL_NAME, attr::MODEL_VERSION, attr::DRIFT_METHOD],
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::DRIFT_SIGNAL,
+        attr::DRIFT_METHOD,
+    ],
+    buckets: &[],
+};
+
+/// `ml.prediction.confidence.mean`: mean confidence over the drift window.
+pub const CONFIDENCE_MEAN: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.confidence.mean",
+    unit: "1",
+    description: "Mean confidence of the predictions in the current drift window (an accuracy estimate for calibrated models).",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.prediction.confidence.mean_change`: window mean confidence minus the reference's.
+pub const CONFIDENCE_MEAN_CHANGE: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.confidence.mean_change",
+    unit: "1",
+    description: "Mean confidence of the current drift window minus the reference's mean confidence.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.drift.window.observations`: observations in the drift window.
+pub const DRIFT_WINDOW_OBSERVATIONS: InstrumentSpec = InstrumentSpec {
+    name: "ml.drift.window.observations",
+    unit: "{observation}",
+    description: "Feature rows and predictions in the current drift window; drift is reported from the minimum on.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[attr::MODEL_NAME, attr::MODEL_VERSION, attr::DRIFT_SIGNAL],
     buckets: &[],
 };
 
@@ -435,8 +483,12 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     FEATURE_MISSING,
     FEATURE_OUT_OF_RANGE,
     FEATURE_DRIFT,
+    FEATURE_DRIFT_DETECTED,
     PREDICTION_DRIFT,
     DATASET_DRIFT_SHARE,
+    CONFIDENCE_MEAN,
+    CONFIDENCE_MEAN_CHANGE,
+    DRIFT_WINDOW_OBSERVATIONS,
     EXPORTER_SPANS,
     EXPORTER_METRIC_POINTS,
     EXPORTER_LOGS,

@@ -155,14 +155,14 @@ impl Guard {
 
     #[allow(missing_docs)]
     pub fn observe_features<R: FeatureRow + ?Sized>(&mut self, row: &R) {
-        self.model.observe_row(self.stripe, row);
+        self.model.observe_row(self.stripe, row, self.started);
     }
 
     #[allow(missing_docs)]
     pub fn observe_feature_rows<B: FeatureRows + ?Sized>(&mut self, rows: &B) {
         let rows = rows.feature_rows();
         for row in rows {
-            self.model.observe_row(self.stripe, row);
+            self.model.observe_row(self.stripe, row, self.started);
         }
         self.rows = rows.len() as u64;
     }
@@ -204,8 +204,14 @@ impl Guard {
         self.finished = true;
         let seconds = self.seconds();
         let slot = self.model.labels.slot(prediction.label);
-        self.model
-            .record_success(stripes::current(), seconds, 1, slot, prediction.confidence);
+        self.model.record_success(
+            stripes::current(),
+            seconds,
+            1,
+            slot,
+            prediction.confidence,
+            Some(self.started),
+        );
         if let Some(span) = &self.span {
             let label = prediction.label.map(|label| self.span_label(slot, label));
             model::end_span(span, 1, outcome::OK, label, prediction.confidence, None);
@@ -222,6 +228,7 @@ impl Guard {
             self.rows,
             labels::NO_LABEL,
             None,
+            Some(self.started),
         );
         if let Some(span) = &self.span {
             model::end_span(span, self.rows, outcome::OK, None, None, None);
@@ -231,8 +238,12 @@ impl Guard {
     /// One row of a batch's output.
     pub fn record_row(&mut self, prediction: Prediction<'_>) {
         let slot = self.model.labels.slot(prediction.label);
-        self.model
-            .record_row(stripes::current(), slot, prediction.confidence);
+        self.model.record_row(
+            stripes::current(),
+            slot,
+            prediction.confidence,
+            Some(self.started),
+        );
         self.rows_recorded += 1;
         if let Some(confidence) = prediction.confidence.filter(|value| value.is_finite()) {
             self.batch_confidence.0 += confidence;

@@ -71,17 +71,21 @@ fn find(
 pub(crate) fn register(builder: ModelBuilder) -> &'static Arc<ModelState> {
     let mut models = write(&MODELS);
     if let Some(known) = find(&models, &builder.name, &builder.version) {
-        if known.registered_on_first_use()
-            && !builder.automatic
-            && (!builder.labels.is_empty() || !builder.features.is_empty())
-        {
-            tracing::warn!(
-                target: "mlotel",
-                model = %builder.name,
-                version = %builder.version,
-                "model version registered after its first prediction: its labels and features \
-                 are ignored; register models before the first call"
-            );
+        if known.registered_on_first_use() && !builder.automatic {
+            if !builder.labels.is_empty()
+                || !builder.features.is_empty()
+                || builder.reference.is_some()
+            {
+                tracing::warn!(
+                    target: "mlotel",
+                    model = %builder.name,
+                    version = %builder.version,
+                    "model version registered after its first prediction: its labels, \
+                     features and drift reference are ignored; register models before the \
+                     first call"
+                );
+            }
+            known.registered_explicitly();
         }
         return known;
     }

@@ -9,6 +9,8 @@ use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::drift::monitor::DriftMonitor;
+use crate::drift::window::SliceCounts;
 use crate::names;
 
 /// Number of stripes per model; threads beyond it share stripes round-robin.
@@ -36,10 +38,41 @@ pub(crate) struct Stripe {
     /// Per feature index.
     pub(crate) missing: Box<[u64]>,
     pub(crate) out_of_range: Box<[u64]>,
+    /// Drift counts of the current window slice, for a model with a drift reference.
+    pub(crate) drift: Option<SliceCounts>,
+    /// Running totals since the model was created: carried into the empty stripe that
+    /// replaces this one at a hand-over, so a snapshot never misses what is in transit.
+    pub(crate) lifetime: Lifetime,
+}
+
+/// Predictions (rows, every outcome) and the confidences of the successful ones.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Lifetime {
+    pub(crate) predictions: u64,
+    pub(crate) confidences: u64,
+    pub(crate) confidence_sum: f64,
+}
+
+impl Lifetime {
+    pub(crate) fn add(&mut self, rows: u64, confidence: Option<f64>) {
+        self.predictions += rows;
+        if let Some(confidence) = confidence {
+            self.confidences += rows;
+            self.confidence_sum += confidence * rows as f64;
+        }
+    }
+
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            predictions: self.predictions + other.predictions,
+            confidences: self.confidences + other.confidences,
+            confidence_sum: self.confidence_sum + other.confidence_sum,
+        }
+    }
 }
 
 impl Stripe {
-    pub(crate) fn new(label_slots: usize, features: usize) -> Self {
+    pub(crate) fn new(label_slots: usize, features: usize, drift: Option<SliceCounts>) -> Self {
         Self {
             ok_durations: BucketedValues::new(names::PREDICTION_DURATION_BUCKETS),
             confidences: BucketedValues::new(names::CONFIDENCE_BUCKETS),
@@ -47,7 +80,22 @@ impl Stripe {
             failures: Vec::with_capacity(BUFFERED_FAILURES),
             missing: vec![0; features].into_boxed_slice(),
             out_of_range: vec![0; features].into_boxed_slice(),
+            drift,
+            lifetime: Lifetime::default(),
         }
+    }
+
+    /// An empty stripe of the same shape, with the same running totals.
+    pub(crate) fn empty_like(&self) -> Self {
+        let mut empty = Self::new(
+            self.ok_counts.len(),
+            self.missing.len(),
+            self.drift
+                .as_ref()
+                .map(|counts| SliceCounts::new(counts.bins.len())),
+        );
+        empty.lifetime = self.lifetime;
+        empty
     }
 
     /// Whether nothing was recorded since the stripe was last handed over.
@@ -55,6 +103,7 @@ impl Stripe {
         self.ok_durations.is_empty()
             && self.confidences.is_empty()
             && self.failures.is_empty()
+            && self.drift.as_ref().is_none_or(SliceCounts::is_empty)
             && [&self.ok_counts, &self.missing, &self.out_of_range]
                 .iter()
                 .all(|counts| counts.iter().all(|&count| count == 0))
@@ -162,13 +211,6 @@ impl BucketedValues {
         }
     }
 
-    /// How many values are held, and their sum.
-    pub(crate) fn count_and_sum(&self) -> (u64, f64) {
-        self.buckets.iter().fold((0, 0.0), |(count, sum), bucket| {
-            (count + bucket.count, sum + bucket.sum)
-        })
-    }
-
     fn is_empty(&self) -> bool {
         self.buckets.iter().all(|bucket| bucket.count == 0)
     }
@@ -187,9 +229,16 @@ pub(crate) struct Padded<T>(pub(crate) T);
 
 pub(crate) type Stripes = Box<[Padded<Mutex<Stripe>>]>;
 
-pub(crate) fn new_stripes(label_slots: usize, features: usize) -> Stripes {
+pub(crate) fn new_stripes(
+    label_slots: usize,
+    features: usize,
+    drift: Option<&DriftMonitor>,
+) -> Stripes {
     (0..STRIPES)
-        .map(|_| Padded(Mutex::new(Stripe::new(label_slots, features))))
+        .map(|_| {
+            let counts = drift.map(DriftMonitor::new_counts);
+            Padded(Mutex::new(Stripe::new(label_slots, features, counts)))
+        })
         .collect()
 }
 

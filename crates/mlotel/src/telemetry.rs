@@ -469,7 +469,11 @@ impl Telemetry {
     /// Creates the telemetry of one model version bound to this `Telemetry` only, e.g.
     /// `telemetry.model(Model::builder("iris").version("2.0.0"))`. For `#[instrument_ml]`
     /// register models with [`ModelBuilder::register`] instead.
+    ///
+    /// A drift reference whose features differ from the model's is logged as an error and
+    /// left out, as [`ModelBuilder::register`] does.
     pub fn model(&self, model: ModelBuilder) -> Model {
+        let model = model.dropping_mismatched_reference();
         let state = Arc::new(ModelState::new(model, Some(Arc::clone(&self.tracing))));
         state.bind(&self.meter(), &self.models);
         Model { state }
