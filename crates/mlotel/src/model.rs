@@ -1472,6 +1472,46 @@ mod tests {
     }
 
     #[test]
+    fn odd_rows_never_panic_and_count_missing_and_out_of_range_values() {
+        use crate::drift::reference::FitOptions;
+        let rows: Vec<[f64; 2]> = (0..100).map(|row| [f64::from(row), 1.0]).collect();
+        let reference =
+            Reference::fit_numeric(&rows, &["a", "b"], FitOptions::default()).expect("fits");
+        let mut builder = Model::builder("odd_rows").reference(reference);
+        builder.check_reference().expect("matches");
+        let model = Model {
+            state: Arc::new(ModelState::new(builder, None)),
+        };
+        model.observe_features(&[f64::NAN, f64::INFINITY]);
+        model.observe_features(&[f64::NEG_INFINITY, 1e300]);
+        model.observe_features(&[-5.0]); // shorter than the reference
+        model.observe_features(&[1.0, 1.0, 7.0, 8.0]); // longer: the extra values are ignored
+        model.observe_features(&[Some(3.0), None]);
+        let (missing, out_of_range) = model
+            .state
+            .stripes
+            .iter()
+            .map(|stripe| {
+                let stripe = lock(&stripe.0);
+                (
+                    stripe.missing.iter().sum::<u64>(),
+                    stripe.out_of_range.iter().sum::<u64>(),
+                )
+            })
+            .fold((0, 0), |(m, o), (a, b)| (m + a, o + b));
+        // NaN and None are missing; 1e300 and -5 lie outside the reference range (infinities
+        // are not judged).
+        assert_eq!((missing, out_of_range), (2, 2));
+        let report = model
+            .state
+            .drift
+            .as_ref()
+            .map(|drift| drift.report(|| model.flush()))
+            .expect("has a reference");
+        assert_eq!(report.rows, 5);
+    }
+
+    #[test]
     fn registered_models_lists_registrations() {
         let model = Model::builder("snapshot_registered")
             .version("7")
