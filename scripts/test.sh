@@ -42,3 +42,8 @@ cargo bench -p mlotel-benches -- --test
 
 step "real OTLP receiver (rotel) over gRPC and HTTP"
 scripts/otlp-receiver-smoke.sh
+
+step "HTTP load script (smoke)"
+# 2 s of wrk per mode (bare, mlotel, otel-actix), one round: fails if a mode serves no
+# request, answers a non-2xx or exports no span. Not a measurement (see docs/performance.md).
+scripts/http-load.sh --duration 2 --rounds 1 --no-memory
