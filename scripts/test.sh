@@ -34,6 +34,17 @@ if command -v git >/dev/null && ! git diff --quiet -- tests/fixtures/drift/stats
   echo "warning: the regenerated tests/fixtures/drift/stats.json differs from the committed one"
 fi
 
+step "headless Chromium for the live page's test (examples/predictor/tests/dashboard.rs)"
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+  else
+    echo "error: chromium is missing; install it (Debian: sudo apt-get install --no-install-recommends chromium)" >&2
+    exit 1
+  fi
+fi
+
 step "cargo test"
 cargo test --workspace
 
