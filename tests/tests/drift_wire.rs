@@ -107,6 +107,17 @@ fn predict_small(row: &[f64; 3]) -> (&'static str, f64) {
 /// The latest point of gauge `name` for `model` whose attributes include `want`, waiting
 /// (and flushing) until there is one.
 fn gauge(name: &str, model: &str, want: &[(&str, &str)]) -> NumberDataPoint {
+    gauge_when(name, model, want, |_| true)
+}
+
+/// Like [`gauge`], waiting until the latest matching point's value satisfies `ready` (a
+/// collection may have read the window while the test was still feeding it).
+fn gauge_when(
+    name: &str,
+    model: &str,
+    want: &[(&str, &str)],
+    ready: impl Fn(f64) -> bool,
+) -> NumberDataPoint {
     let harness = &*HARNESS;
     harness.receiver.wait_until(WAIT, |receiver| {
         let found = receiver.latest_metric(name).and_then(|metric| {
@@ -119,6 +130,7 @@ fn gauge(name: &str, model: &str, want: &[(&str, &str)]) -> NumberDataPoint {
                             .iter()
                             .all(|(key, value)| attr_str(&point.attributes, key) == Some(value))
                 })
+                .filter(|point| ready(value(point)))
                 .cloned()
         });
         if found.is_none() {
@@ -126,6 +138,17 @@ fn gauge(name: &str, model: &str, want: &[(&str, &str)]) -> NumberDataPoint {
         }
         found
     })
+}
+
+/// Waits until an export saw every row fed to `model` (later exports see them too), so the
+/// gauges read next describe the whole window.
+fn whole_window_exported(model: &str) {
+    gauge_when(
+        names::DRIFT_WINDOW_OBSERVATIONS.name,
+        model,
+        &[(attr::DRIFT_SIGNAL, "features")],
+        |observations| observations == WINDOW as f64,
+    );
 }
 
 fn value(point: &NumberDataPoint) -> f64 {
@@ -139,7 +162,7 @@ fn a_shifted_feature_crosses_its_threshold_and_the_others_do_not() {
     for _ in 0..WINDOW {
         predict_shifted(&normal.row(1.0));
     }
-    let _ = HARNESS.telemetry.force_flush();
+    whole_window_exported("d_shifted");
     let psi = |feature: &str| {
         value(&gauge(
             names::FEATURE_DRIFT.name,
@@ -202,12 +225,6 @@ fn a_shifted_feature_crosses_its_threshold_and_the_others_do_not() {
     let report = model.drift_report().expect("the model has a reference");
     assert_eq!(report.rows, WINDOW);
     assert_eq!(model.drift_status(), "drift");
-    let exported = value(&gauge(
-        names::DRIFT_WINDOW_OBSERVATIONS.name,
-        "d_shifted",
-        &[(attr::DRIFT_SIGNAL, "features")],
-    ));
-    assert_eq!(exported, WINDOW as f64);
 }
 
 #[test]
@@ -217,7 +234,7 @@ fn an_unshifted_stream_shows_no_drift_and_its_predictions_match_the_reference() 
     for _ in 0..WINDOW {
         predict_steady(&normal.row(0.0));
     }
-    let _ = HARNESS.telemetry.force_flush();
+    whole_window_exported("d_steady");
     for feature in FEATURES {
         let detected = value(&gauge(
             names::FEATURE_DRIFT_DETECTED.name,
@@ -260,12 +277,12 @@ fn below_the_minimum_window_only_the_window_size_is_reported() {
         predict_small(&normal.row(3.0));
     }
     let _ = HARNESS.telemetry.force_flush();
-    let observed = value(&gauge(
+    gauge_when(
         names::DRIFT_WINDOW_OBSERVATIONS.name,
         "d_small",
         &[(attr::DRIFT_SIGNAL, "features")],
-    ));
-    assert_eq!(observed, 100.0);
+        |observations| observations == 100.0,
+    );
     let report = model.drift_report().expect("the model has a reference");
     assert!(report.features.is_empty() && report.drift_share.is_none());
     assert_eq!(model.drift_status(), "insufficient_data");

@@ -12,7 +12,7 @@ use opentelemetry::{Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::config::Sampler;
-use crate::drift::monitor::{Decision, DriftMonitor, DriftReport, DriftSettings};
+use crate::drift::monitor::{Binned, Decision, DriftMonitor, DriftReport, DriftSettings};
 use crate::drift::reference::{FeatureValue, Reference, ReferenceError};
 use crate::drift::stats::DriftMethod;
 use crate::drift::window::Window;
@@ -192,10 +192,33 @@ impl ModelBuilder {
 
     /// Checks the reference against the declared features; takes the reference's feature
     /// names when none are declared.
+    ///
+    /// Without declared labels the reference's label categories become the label set, so
+    /// the label window and the reference share their bins; declared labels that miss a
+    /// reference category are logged (that category's predictions would look like drift).
     pub(crate) fn check_reference(&mut self) -> Result<(), ReferenceError> {
         let Some(reference) = &self.reference else {
             return Ok(());
         };
+        reference.validate()?;
+        if let Some(label) = &reference.label {
+            if self.labels.is_empty() {
+                self.labels = label.categories.clone();
+            } else if let Some(absent) = label
+                .categories
+                .iter()
+                .find(|category| !self.labels.contains(category))
+            {
+                tracing::warn!(
+                    target: "mlotel",
+                    model = %self.name,
+                    version = %self.version,
+                    label = %absent,
+                    "the drift reference has a label the model does not declare: its \
+                     predictions are counted as other and look like label drift"
+                );
+            }
+        }
         if self.features.is_empty() {
             self.features = reference.feature_names().map(str::to_owned).collect();
             return Ok(());
@@ -453,12 +476,14 @@ impl ModelSet {
     }
 }
 
-/// Bins of one row found outside the stripe's lock, counted under it in one go.
+/// What one row adds, found outside the stripe's lock and counted under it in one go: drift
+/// bins, and the feature slots (`ml.feature.name`) of missing and out-of-range values.
 struct PendingBins {
     bins: [u32; PENDING_BINS],
     len: usize,
-    /// Features whose value lies outside the reference range.
-    out_of_range: [u16; PENDING_BINS],
+    missing: [u32; PENDING_BINS],
+    missing_len: usize,
+    out_of_range: [u32; PENDING_BINS],
     out_of_range_len: usize,
 }
 
@@ -469,6 +494,8 @@ impl Default for PendingBins {
         Self {
             bins: [0; PENDING_BINS],
             len: 0,
+            missing: [0; PENDING_BINS],
+            missing_len: 0,
             out_of_range: [0; PENDING_BINS],
             out_of_range_len: 0,
         }
@@ -476,20 +503,33 @@ impl Default for PendingBins {
 }
 
 impl PendingBins {
-    /// Adds a bin; true when the buffer is full and must be counted now.
+    /// Adds one feature's contributions; true when a buffer is full and must be counted now.
     #[inline]
-    fn push(&mut self, bin: usize, out_of_range: Option<usize>) -> bool {
-        self.bins[self.len] = u32::try_from(bin).unwrap_or(u32::MAX);
-        self.len += 1;
-        if let Some(feature) = out_of_range {
-            self.out_of_range[self.out_of_range_len] = u16::try_from(feature).unwrap_or(u16::MAX);
-            self.out_of_range_len += 1;
+    fn push(
+        &mut self,
+        bin: Option<usize>,
+        missing_slot: Option<usize>,
+        out_of_range_slot: Option<usize>,
+    ) -> bool {
+        fn add(buffer: &mut [u32; PENDING_BINS], len: &mut usize, value: Option<usize>) {
+            if let Some(value) = value {
+                buffer[*len] = u32::try_from(value).unwrap_or(u32::MAX);
+                *len += 1;
+            }
         }
-        self.len == PENDING_BINS || self.out_of_range_len == PENDING_BINS
+        add(&mut self.bins, &mut self.len, bin);
+        add(&mut self.missing, &mut self.missing_len, missing_slot);
+        add(
+            &mut self.out_of_range,
+            &mut self.out_of_range_len,
+            out_of_range_slot,
+        );
+        [self.len, self.missing_len, self.out_of_range_len].contains(&PENDING_BINS)
     }
 
     fn clear(&mut self) {
         self.len = 0;
+        self.missing_len = 0;
         self.out_of_range_len = 0;
     }
 }
@@ -803,8 +843,13 @@ impl ModelState {
         if label_slot == crate::labels::NO_LABEL && confidence.is_none() {
             return None;
         }
-        let label = self.label_bins.get(label_slot).and_then(|cached| {
-            match cached.load(Ordering::Relaxed) {
+        // A prediction without a label says nothing about the label mix.
+        let labelled = label_slot != crate::labels::NO_LABEL;
+        let label = self
+            .label_bins
+            .get(label_slot)
+            .filter(|_| labelled)
+            .and_then(|cached| match cached.load(Ordering::Relaxed) {
                 NO_LABEL_BIN => {
                     let name = self.labels.name(label_slot);
                     let bin = drift.bin_of_label(name.as_deref())?;
@@ -812,8 +857,7 @@ impl ModelState {
                     Some(bin)
                 }
                 bin => Some(bin),
-            }
-        });
+            });
         let confidence = drift.bin_of_confidence(confidence);
         Some((at.unwrap_or_else(quanta::Instant::now), label, confidence))
     }
@@ -894,16 +938,12 @@ impl ModelState {
         };
         let mut pending = PendingBins::default();
         row.for_each_feature(|feature, value| {
-            if value.is_none() {
-                self.count_missing(stripe, feature);
-            }
-            if let Some(binned) = drift.bin_of_feature(feature, value)
-                && pending.push(binned.index, binned.out_of_range.then_some(feature))
-            {
-                self.count_bins(stripe, now, &mut pending, false);
+            let binned = drift.bin_of_feature(feature, value);
+            if self.pend(&mut pending, feature, value.is_none(), binned) {
+                self.count_pending(stripe, now, &mut pending, false);
             }
         });
-        self.count_bins(stripe, now, &mut pending, true);
+        self.count_pending(stripe, now, &mut pending, true);
     }
 
     /// Like [`observe_row`](Self::observe_row) for values that may be categories.
@@ -913,28 +953,44 @@ impl ModelState {
         values: &[FeatureValue<'_>],
         now: quanta::Instant,
     ) {
-        for (feature, value) in values.iter().enumerate() {
-            let missing = match value {
-                FeatureValue::Missing => true,
-                FeatureValue::Number(number) => number.is_nan(),
-                FeatureValue::Category(_) => false,
-            };
-            if missing {
-                self.count_missing(stripe, feature);
-            }
-        }
+        let missing = |value: &FeatureValue<'_>| match value {
+            FeatureValue::Missing => true,
+            FeatureValue::Number(number) => number.is_nan(),
+            FeatureValue::Category(_) => false,
+        };
         let Some(drift) = &self.drift else {
+            for (feature, value) in values.iter().enumerate() {
+                if missing(value) {
+                    self.count_missing(stripe, feature);
+                }
+            }
             return;
         };
         let mut pending = PendingBins::default();
         for (feature, value) in values.iter().enumerate() {
-            if let Some(binned) = drift.bin_of_value(feature, value)
-                && pending.push(binned.index, binned.out_of_range.then_some(feature))
-            {
-                self.count_bins(stripe, now, &mut pending, false);
+            let binned = drift.bin_of_value(feature, value);
+            if self.pend(&mut pending, feature, missing(value), binned) {
+                self.count_pending(stripe, now, &mut pending, false);
             }
         }
-        self.count_bins(stripe, now, &mut pending, true);
+        self.count_pending(stripe, now, &mut pending, true);
+    }
+
+    /// Adds one feature's value to `pending`; true when it must be counted now.
+    #[inline]
+    fn pend(
+        &self,
+        pending: &mut PendingBins,
+        feature: usize,
+        missing: bool,
+        binned: Option<Binned>,
+    ) -> bool {
+        let slot = || self.features.slot(Some(Label::Index(feature)));
+        pending.push(
+            binned.map(|binned| binned.index),
+            missing.then(slot),
+            binned.filter(|binned| binned.out_of_range).map(|_| slot()),
+        )
     }
 
     fn count_missing(&self, stripe: usize, feature: usize) {
@@ -946,8 +1002,9 @@ impl ModelState {
         });
     }
 
-    /// Counts the pending bins (and the row, at its end) under the stripe's lock.
-    fn count_bins(
+    /// Counts what is pending (and the row, at its end) under the stripe's lock: the one
+    /// lock a row takes for its features.
+    fn count_pending(
         &self,
         stripe: usize,
         now: quanta::Instant,
@@ -957,15 +1014,6 @@ impl ModelState {
         let Some(drift) = &self.drift else {
             return;
         };
-        // Feature slots of the out-of-range values, looked up before taking the lock.
-        let mut out_of_range = [0usize; PENDING_BINS];
-        for (slot, &feature) in out_of_range
-            .iter_mut()
-            .zip(&pending.out_of_range[..pending.out_of_range_len])
-        {
-            *slot = self.features.slot(Some(Label::Index(usize::from(feature))));
-        }
-        let out_of_range = &out_of_range[..pending.out_of_range_len];
         self.with_stripe(stripe, |stripe| {
             if let Some(counts) = stripe.drift.as_mut() {
                 drift.before_counting(counts, now);
@@ -976,9 +1024,17 @@ impl ModelState {
                     counts.rows += 1;
                 }
             }
-            for &slot in out_of_range {
-                if let Some(count) = stripe.out_of_range.get_mut(slot) {
-                    *count += 1;
+            for (slots, counters) in [
+                (&pending.missing[..pending.missing_len], &mut stripe.missing),
+                (
+                    &pending.out_of_range[..pending.out_of_range_len],
+                    &mut stripe.out_of_range,
+                ),
+            ] {
+                for &slot in slots {
+                    if let Some(count) = counters.get_mut(slot as usize) {
+                        *count += 1;
+                    }
                 }
             }
         });
@@ -989,6 +1045,12 @@ impl ModelState {
     pub(crate) fn drift_report(&self) -> Option<Arc<DriftReport>> {
         let drift = self.drift.as_ref()?;
         Some(drift.report(|| self.flush()))
+    }
+
+    /// The drift report for the gauges of one collection (one hand-over serves them all).
+    pub(crate) fn drift_report_for_collection(&self) -> Option<Arc<DriftReport>> {
+        let drift = self.drift.as_ref()?;
+        Some(drift.report_for_collection(|| self.flush()))
     }
 
     fn feature_slot(&self, feature: &str) -> usize {
@@ -1272,8 +1334,8 @@ impl Model {
             .observe_values(stripes::current(), values, quanta::Instant::now());
     }
 
-    /// The drift statistics of the current window, computed now (at most every 250 ms);
-    /// `None` without a drift reference. The gauges report the same values.
+    /// The drift statistics of the current window, with everything recorded so far;
+    /// `None` without a drift reference. Computed again only when the window changed.
     pub fn drift_report(&self) -> Option<Arc<DriftReport>> {
         self.state.drift_report()
     }
@@ -1509,6 +1571,111 @@ mod tests {
             .map(|drift| drift.report(|| model.flush()))
             .expect("has a reference");
         assert_eq!(report.rows, 5);
+    }
+
+    fn with_reference(name: &str, reference: Reference) -> Model {
+        let mut builder = Model::builder(name).reference(reference);
+        builder.check_reference().expect("matches");
+        Model {
+            state: Arc::new(ModelState::new(builder, None)),
+        }
+    }
+
+    /// A reference of `features` numeric features and `classes` equally frequent labels.
+    fn wide_reference(features: usize, classes: usize) -> (Reference, Vec<String>) {
+        use crate::drift::reference::FitOptions;
+        let names: Vec<String> = (0..features).map(|feature| format!("f{feature}")).collect();
+        let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<f64>> = (0..2_000)
+            .map(|row| {
+                (0..features)
+                    .map(|feature| ((row + feature) % 20) as f64)
+                    .collect()
+            })
+            .collect();
+        let labels: Vec<String> = (0..classes).map(|class| format!("class{class}")).collect();
+        let options = FitOptions {
+            top_categories: classes,
+            ..FitOptions::default()
+        };
+        let reference = Reference::fit_numeric(&rows, &names_ref, options)
+            .and_then(|reference| {
+                reference.with_predictions(
+                    (0..2_000).map(|row| labels[row % classes].as_str()),
+                    (0..2_000).map(|row| 0.5 + (row % 50) as f64 / 100.0),
+                    options,
+                )
+            })
+            .expect("fits");
+        (reference, labels)
+    }
+
+    #[test]
+    fn undeclared_labels_come_from_the_reference_so_many_classes_do_not_look_like_drift() {
+        let (reference, labels) = wide_reference(2, 40);
+        let model = with_reference("forty_classes", reference);
+        for row in 0..4_000 {
+            model.record_prediction(
+                Duration::from_micros(10),
+                1,
+                Outcome::Ok {
+                    label: Some(&labels[row % labels.len()]),
+                    confidence: Some(0.5 + (row % 50) as f64 / 100.0),
+                },
+            );
+        }
+        let report = model.drift_report().expect("has a reference");
+        let label = report.label.as_ref().expect("label drift is reported");
+        assert!(!label.detected, "{label:?}");
+        assert!(
+            label.value(DriftMethod::Psi).unwrap_or(1.0) < 0.05,
+            "{label:?}"
+        );
+    }
+
+    #[test]
+    fn predictions_without_a_label_are_not_label_drift() {
+        let (reference, _) = wide_reference(2, 3);
+        let model = with_reference("unlabelled", reference);
+        for row in 0..600 {
+            model.record_prediction(
+                Duration::from_micros(10),
+                1,
+                Outcome::Ok {
+                    label: None,
+                    confidence: Some(0.5 + (row % 50) as f64 / 100.0),
+                },
+            );
+        }
+        let report = model.drift_report().expect("has a reference");
+        assert!(report.label.is_none(), "{:?}", report.label);
+        let confidence = report
+            .confidence
+            .as_ref()
+            .expect("confidence drift is reported");
+        assert!(!confidence.detected, "{confidence:?}");
+        assert_eq!(model.drift_status(), "ok");
+    }
+
+    #[test]
+    fn rows_of_more_than_32_features_are_counted_whole_across_hand_overs() {
+        let (reference, _) = wide_reference(40, 3);
+        let model = with_reference("forty_features", reference);
+        for row in 0..600 {
+            let values: Vec<f64> = (0..40)
+                .map(|feature| ((row + feature) % 20) as f64)
+                .collect();
+            model.observe_features(&values);
+            if row % 7 == 0 {
+                model.flush();
+            }
+        }
+        let report = model.drift_report().expect("has a reference");
+        assert_eq!(report.features.len(), 40);
+        for feature in &report.features {
+            assert_eq!(feature.observations, 600, "{}", feature.name);
+            assert!(!feature.detected, "{feature:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The drift gauges. Their callbacks run at collection time (an OTLP export or a
-//! Prometheus scrape): each asks every live model for its report, which is computed once
-//! and shared by the gauges of that collection.
+//! Prometheus scrape): each asks every live model for its report; the first hands the
+//! stripes over and computes it, the others of that collection reuse it.
 
 use std::sync::Arc;
 
@@ -145,7 +145,7 @@ fn gauge(meter: &Meter, spec: InstrumentSpec, models: &Arc<ModelSet>, report: Re
         .with_description(spec.description)
         .with_callback(move |observer| {
             for model in models.live() {
-                if let Some(drift) = model.drift_report() {
+                if let Some(drift) = model.drift_report_for_collection() {
                     report(&model, &drift, &mut |value, attributes| {
                         observer.observe(value, &attributes);
                     });

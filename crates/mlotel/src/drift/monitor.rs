@@ -66,6 +66,10 @@ impl Default for Decision {
     }
 }
 
+/// How long a hand-over serves the drift gauges of a collection (they are read one after
+/// the other within a millisecond or so).
+const HAND_OVER_REUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Where one feature's bins lie in the flat counters, and how to find a value's bin.
 #[derive(Debug)]
 struct FeatureSlot {
@@ -136,7 +140,7 @@ pub struct DriftReport {
     pub label: Option<DistributionDrift>,
     /// Drift of the confidence; as `label`.
     pub confidence: Option<DistributionDrift>,
-    /// Mean confidence in the window (`None` below `min_observations` predictions).
+    /// Mean confidence in the window (`None` below `min_observations` confidences).
     pub confidence_mean: Option<f64>,
     /// Window mean confidence minus the reference's (`None` without a confidence reference).
     pub confidence_mean_change: Option<f64>,
@@ -176,10 +180,14 @@ pub(crate) struct DriftMonitor {
     slice_nanos: Option<u64>,
     hand_over_rows: u64,
     epoch: quanta::Instant,
+    /// The end of a slice that never ends (count windows).
+    far_future: quanta::Instant,
     ring: Mutex<Ring>,
     /// The last report and the window version it was computed from: the gauges of one
     /// collection read it one after the other, and it is reused until the window changes.
     report: Mutex<Option<(u64, Arc<DriftReport>)>>,
+    /// When the stripes were last handed over for a report.
+    handed_over_at: Mutex<Option<std::time::Instant>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -228,12 +236,17 @@ impl DriftMonitor {
             bins += profile.bins();
             (offset, profile)
         });
+        let epoch = quanta::Instant::now();
         Self {
             slice_nanos: settings.window.slice_nanos(),
             hand_over_rows: settings.window.stripe_hand_over_rows(),
             ring: Mutex::new(Ring::new(settings.window, bins)),
-            epoch: quanta::Instant::now(),
+            epoch,
+            far_future: epoch
+                .checked_add(std::time::Duration::from_secs(100 * 365 * 86_400))
+                .unwrap_or(epoch),
             report: Mutex::new(None),
+            handed_over_at: Mutex::new(None),
             reference,
             settings,
             features,
@@ -281,7 +294,7 @@ impl DriftMonitor {
                 ),
                 _ => (profile.missing_bin(), false),
             },
-            Lookup::Categorical { by_value, profile } => match value {
+            Lookup::Categorical { by_value, profile } => match value.filter(|v| !v.is_nan()) {
                 None => (profile.missing_bin(), false),
                 Some(value) => {
                     let found = by_value
@@ -326,11 +339,11 @@ impl DriftMonitor {
         Some(offset + profile.bin(label))
     }
 
-    /// Where a confidence is counted.
+    /// Where a confidence is counted (a prediction without one is not).
     #[inline]
     pub(crate) fn bin_of_confidence(&self, confidence: Option<f64>) -> Option<usize> {
         let (offset, profile) = self.confidence.as_ref()?;
-        Some(offset + profile.bin(confidence.unwrap_or(f64::NAN)))
+        Some(offset + profile.bin(confidence?))
     }
 
     /// Prepares a stripe's counts for an observation at `now`: hands them over first if
@@ -350,14 +363,13 @@ impl DriftMonitor {
             counts.clear();
         }
         counts.slice = slice;
-        counts.slice_end = Some(match self.slice_nanos {
-            Some(nanos) => {
-                let end = slice.saturating_add(1).saturating_mul(nanos);
-                self.epoch + std::time::Duration::from_nanos(end)
-            }
-            // Count windows: one slice of unbounded time.
-            None => self.epoch + std::time::Duration::from_secs(u64::from(u32::MAX)),
-        });
+        // Count windows (and slices ending past what the clock can hold): one slice of
+        // unbounded time.
+        let end = self
+            .slice_nanos
+            .map(|nanos| slice.saturating_add(1).saturating_mul(nanos))
+            .and_then(|end| self.epoch.checked_add(std::time::Duration::from_nanos(end)));
+        counts.slice_end = end.or(Some(self.far_future));
     }
 
     /// Takes in the counts of a stripe swapped out at collection.
@@ -371,10 +383,32 @@ impl DriftMonitor {
     /// window changed since the last report.
     pub(crate) fn report(&self, hand_over: impl FnOnce()) -> Arc<DriftReport> {
         hand_over();
+        *lock(&self.handed_over_at) = Some(std::time::Instant::now());
+        self.report_of_window()
+    }
+
+    /// The report for a collection: its drift gauges are read one after the other, so the
+    /// stripes are handed over by the first of them only (within [`HAND_OVER_REUSE`]) and
+    /// every gauge of the collection reports the same window.
+    pub(crate) fn report_for_collection(&self, hand_over: impl FnOnce()) -> Arc<DriftReport> {
+        let recent = lock(&self.handed_over_at).is_some_and(|at| at.elapsed() < HAND_OVER_REUSE);
+        if recent {
+            self.report_of_window()
+        } else {
+            self.report(hand_over)
+        }
+    }
+
+    fn report_of_window(&self) -> Arc<DriftReport> {
+        self.report_at(quanta::Instant::now())
+    }
+
+    /// The report of the window as it stands at `now`.
+    fn report_at(&self, now: quanta::Instant) -> Arc<DriftReport> {
         let mut cached = lock(&self.report);
         let (version, totals) = {
             let mut ring = lock(&self.ring);
-            ring.evict(self.slice_at(quanta::Instant::now()));
+            ring.evict(self.slice_at(now));
             let version = ring.version();
             match cached.as_ref() {
                 Some((seen, report)) if *seen == version => return Arc::clone(report),
@@ -396,52 +430,52 @@ impl DriftMonitor {
 
     fn compute(&self, totals: &WindowTotals) -> DriftReport {
         let min = self.settings.min_observations;
-        let features: Vec<DistributionDrift> = if totals.rows >= min.max(1) {
-            self.reference
-                .features
-                .iter()
-                .zip(&self.features)
-                .map(|(profile, slot)| {
-                    let counts = &totals.bins[slot.offset..slot.offset + profile.bins()];
-                    let decision = self.decision_for(profile.name());
-                    match profile {
-                        FeatureProfile::Numeric(numeric) => {
-                            numeric_drift(numeric, counts, decision)
-                        }
-                        FeatureProfile::Categorical(categorical) => {
-                            categorical_drift(categorical, counts, decision)
-                        }
+        // Each feature needs the minimum on its own: rows shorter than the reference leave
+        // their last features unobserved, and a few values say nothing.
+        let features: Vec<DistributionDrift> = self
+            .reference
+            .features
+            .iter()
+            .zip(&self.features)
+            .filter_map(|(profile, slot)| {
+                let counts = &totals.bins[slot.offset..slot.offset + profile.bins()];
+                if counts.iter().sum::<u64>() < min.max(1) {
+                    return None;
+                }
+                let decision = self.decision_for(profile.name());
+                Some(match profile {
+                    FeatureProfile::Numeric(numeric) => numeric_drift(numeric, counts, decision),
+                    FeatureProfile::Categorical(categorical) => {
+                        categorical_drift(categorical, counts, decision)
                     }
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
+            })
+            .collect();
         let drift_share = (!features.is_empty()).then(|| {
             features.iter().filter(|drift| drift.detected).count() as f64 / features.len() as f64
         });
-        let enough_predictions = totals.predictions >= min.max(1);
+        let enough = |counts: &[u64]| counts.iter().sum::<u64>() >= min.max(1);
         let label = self
             .label
             .as_ref()
-            .filter(|_| enough_predictions)
-            .map(|(offset, profile)| {
-                let counts = &totals.bins[*offset..offset + profile.bins()];
+            .map(|(offset, profile)| (profile, &totals.bins[*offset..offset + profile.bins()]))
+            .filter(|(_, counts)| enough(counts))
+            .map(|(profile, counts)| {
                 let mut drift = categorical_drift(profile, counts, self.decision_for("label"));
                 drift.name = "label".to_owned();
                 drift
             });
-        let confidence =
-            self.confidence
-                .as_ref()
-                .filter(|_| enough_predictions)
-                .map(|(offset, profile)| {
-                    let counts = &totals.bins[*offset..offset + profile.bins()];
-                    let mut drift = numeric_drift(profile, counts, self.decision_for("confidence"));
-                    drift.name = "confidence".to_owned();
-                    drift
-                });
-        let confidence_mean = (enough_predictions && totals.confidences > 0)
+        let confidence = self
+            .confidence
+            .as_ref()
+            .map(|(offset, profile)| (profile, &totals.bins[*offset..offset + profile.bins()]))
+            .filter(|(_, counts)| enough(counts))
+            .map(|(profile, counts)| {
+                let mut drift = numeric_drift(profile, counts, self.decision_for("confidence"));
+                drift.name = "confidence".to_owned();
+                drift
+            });
+        let confidence_mean = (totals.confidences >= min.max(1))
             .then(|| totals.confidence_sum / totals.confidences as f64);
         let confidence_mean_change = confidence_mean.and_then(|mean| {
             self.confidence
@@ -505,6 +539,20 @@ fn renormalised(values: &[f64]) -> Vec<f64> {
     }
 }
 
+/// Chi-square over the bins the reference has values in. A bin empty in the reference (the
+/// missing bin of complete training data, an unused "other") would have an expected count
+/// near zero, and a single value there would make the test fire; PSI and Jensen–Shannon
+/// still see such values, and `ml.feature.missing` counts missing ones.
+fn chi_square_over_reference_bins(reference: &[f64], counts: &[u64]) -> stats::TestResult {
+    let (kept_reference, kept_counts): (Vec<f64>, Vec<u64>) = reference
+        .iter()
+        .zip(counts)
+        .filter(|(proportion, _)| **proportion > 0.0)
+        .map(|(&proportion, &count)| (proportion, count))
+        .unzip();
+    stats::chi_square(&renormalised(&kept_reference), &kept_counts)
+}
+
 fn numeric_drift(
     profile: &NumericProfile,
     counts: &[u64],
@@ -512,7 +560,7 @@ fn numeric_drift(
 ) -> DistributionDrift {
     let reference = &profile.proportions;
     let (current, observations) = proportions(counts);
-    let chi_square = stats::chi_square(reference, counts);
+    let chi_square = chi_square_over_reference_bins(reference, counts);
     let mut values = vec![
         (DriftMethod::Psi, stats::psi(reference, &current)),
         (
@@ -551,7 +599,7 @@ fn categorical_drift(
 ) -> DistributionDrift {
     let reference = &profile.proportions;
     let (current, observations) = proportions(counts);
-    let chi_square = stats::chi_square(reference, counts);
+    let chi_square = chi_square_over_reference_bins(reference, counts);
     let values = vec![
         (DriftMethod::Psi, stats::psi(reference, &current)),
         (
@@ -592,6 +640,174 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drift::reference::FitOptions;
+    use std::time::Duration;
+
+    /// Two numeric features: `a` uniform over 0..100, `b` uniform over 0..10.
+    fn reference() -> Arc<Reference> {
+        let rows: Vec<[f64; 2]> = (0..1_000)
+            .map(|row| [f64::from(row % 100), f64::from(row % 10)])
+            .collect();
+        Arc::new(Reference::fit_numeric(&rows, &["a", "b"], FitOptions::default()).expect("fits"))
+    }
+
+    fn monitor(window: Window, min_observations: u64) -> DriftMonitor {
+        DriftMonitor::new(
+            reference(),
+            DriftSettings {
+                window,
+                min_observations,
+                ..DriftSettings::default()
+            },
+        )
+    }
+
+    /// Counts one row at `now` as the recording path does, handing over finished slices.
+    fn count_row(
+        monitor: &DriftMonitor,
+        counts: &mut SliceCounts,
+        row: &[Option<f64>],
+        now: quanta::Instant,
+    ) {
+        monitor.before_counting(counts, now);
+        for (feature, value) in row.iter().enumerate() {
+            if let Some(binned) = monitor.bin_of_feature(feature, *value) {
+                counts.bump(binned.index);
+            }
+        }
+        counts.rows += 1;
+    }
+
+    #[test]
+    fn a_time_window_slides_through_the_monitor() {
+        let monitor = monitor(
+            Window::Time {
+                length: Duration::from_secs(10),
+                slices: 10,
+            },
+            1,
+        );
+        let mut counts = monitor.new_counts();
+        // One row in each of the slices 0..=12 (the middle of each second).
+        for second in 0..13u64 {
+            let at = monitor.epoch + Duration::from_millis(second * 1_000 + 500);
+            count_row(&monitor, &mut counts, &[Some(1.0), Some(1.0)], at);
+        }
+        let now = monitor.epoch + Duration::from_millis(12_600);
+        lock(&monitor.ring).absorb(&counts, monitor.slice_at(now));
+        // At 12.6 s the window spans slices 3..=12: ten rows.
+        assert_eq!(monitor.report_at(now).rows, 10);
+        let later = monitor.epoch + Duration::from_millis(20_100);
+        assert_eq!(monitor.report_at(later).rows, 2, "slices 11 and 12 remain");
+    }
+
+    #[test]
+    fn the_engine_composes_the_statistics_over_the_right_bins() {
+        let monitor = monitor(Window::count(10_000), 1);
+        let mut counts = monitor.new_counts();
+        let now = quanta::Instant::now();
+        // `a` shifted up by 30 with a few missing values; `b` as in the reference.
+        let profile = reference().features[0]
+            .as_numeric()
+            .cloned()
+            .expect("numeric");
+        let mut expected_a = vec![0u64; profile.bins()];
+        for row in 0..600u32 {
+            let a = (row % 7 != 0).then(|| f64::from(row % 100) + 30.0);
+            expected_a[a.map_or(profile.missing_bin(), |a| profile.bin(a))] += 1;
+            count_row(&monitor, &mut counts, &[a, Some(f64::from(row % 10))], now);
+        }
+        lock(&monitor.ring).absorb(&counts, 0);
+        let report = monitor.report_at(now);
+        let a = &report.features[0];
+        assert_eq!(a.observations, 600);
+        let (current, _) = proportions(&expected_a);
+        assert_eq!(
+            a.value(DriftMethod::Psi),
+            Some(stats::psi(&profile.proportions, &current))
+        );
+        // KS and Wasserstein over the value bins only, both sides renormalised.
+        let values = profile.value_bins();
+        let present: u64 = expected_a[..values].iter().sum();
+        let (value_current, _) = proportions(&expected_a[..values]);
+        let value_reference = renormalised(&profile.proportions[..values]);
+        let ks =
+            stats::kolmogorov_smirnov(&value_reference, &value_current, profile.count, present);
+        assert_eq!(a.value(DriftMethod::KolmogorovSmirnov), Some(ks.statistic));
+        assert_eq!(
+            a.value(DriftMethod::KolmogorovSmirnovPValue),
+            Some(ks.p_value)
+        );
+        assert_eq!(
+            a.value(DriftMethod::Wasserstein),
+            Some(stats::wasserstein_normed(
+                &profile.centres(),
+                &value_reference,
+                &value_current,
+                profile.std
+            ))
+        );
+        assert!(a.detected);
+        assert!(!report.features[1].detected, "{:?}", report.features[1]);
+    }
+
+    #[test]
+    fn a_feature_left_out_of_short_rows_is_not_reported() {
+        let monitor = monitor(Window::count(10_000), 500);
+        let mut counts = monitor.new_counts();
+        let now = quanta::Instant::now();
+        for row in 0..600u32 {
+            count_row(&monitor, &mut counts, &[Some(f64::from(row % 100))], now);
+        }
+        lock(&monitor.ring).absorb(&counts, 0);
+        let report = monitor.report_at(now);
+        assert_eq!(report.features.len(), 1, "only `a` was observed");
+        assert_eq!(report.features[0].name, "a");
+        assert!(!report.features[0].detected);
+        assert_eq!(report.drift_share, Some(0.0));
+    }
+
+    #[test]
+    fn one_missing_value_does_not_make_chi_square_fire() {
+        let monitor = monitor(Window::count(10_000), 1);
+        let mut counts = monitor.new_counts();
+        let now = quanta::Instant::now();
+        for row in 0..500u32 {
+            let a = (row != 0).then(|| f64::from(row % 100));
+            count_row(&monitor, &mut counts, &[a, Some(f64::from(row % 10))], now);
+        }
+        lock(&monitor.ring).absorb(&counts, 0);
+        let report = monitor.report_at(now);
+        let p = report.features[0]
+            .value(DriftMethod::ChiSquarePValue)
+            .unwrap_or(0.0);
+        assert!(
+            p > 0.05,
+            "chi-square p-value {p} with one missing value in 500"
+        );
+    }
+
+    #[test]
+    fn degenerate_windows_neither_panic_nor_lose_rows() {
+        let now = quanta::Instant::now();
+        for window in [
+            Window::count(0),
+            Window::Time {
+                length: Duration::MAX,
+                slices: 1,
+            },
+            Window::Time {
+                length: Duration::ZERO,
+                slices: 0,
+            },
+        ] {
+            let monitor = monitor(window, 1);
+            let mut counts = monitor.new_counts();
+            count_row(&monitor, &mut counts, &[Some(1.0), Some(2.0)], now);
+            lock(&monitor.ring).absorb(&counts, monitor.slice_at(now));
+            assert_eq!(monitor.report_at(now).rows, 1, "{window:?}");
+        }
+    }
 
     #[test]
     fn counting_edges_finds_the_same_bin_as_searching_them() {

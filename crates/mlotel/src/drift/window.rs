@@ -81,7 +81,7 @@ impl Window {
             Self::Count {
                 observations,
                 slices,
-            } => (observations / u64::from(slices.max(1))).max(1),
+            } => (observations.max(1) / u64::from(slices.max(1))).max(1),
             Self::Time { .. } => u64::MAX,
         }
     }
@@ -116,6 +116,9 @@ pub(crate) struct SliceCounts {
     pub(crate) confidence_sum: f64,
     pub(crate) confidences: u64,
     pub(crate) bins: Box<[u32]>,
+    /// A bin was bumped since the last clear (a row's first chunk may be counted before
+    /// the row itself).
+    touched: bool,
 }
 
 impl SliceCounts {
@@ -128,11 +131,12 @@ impl SliceCounts {
             confidence_sum: 0.0,
             confidences: 0,
             bins: vec![0; bins].into_boxed_slice(),
+            touched: false,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.rows == 0 && self.predictions == 0
+        self.rows == 0 && self.predictions == 0 && !self.touched
     }
 
     pub(crate) fn clear(&mut self) {
@@ -141,6 +145,7 @@ impl SliceCounts {
         self.confidence_sum = 0.0;
         self.confidences = 0;
         self.bins.fill(0);
+        self.touched = false;
     }
 
     /// Bumps bin `index` (an index past the end is ignored: never a panic on the hot path).
@@ -154,6 +159,7 @@ impl SliceCounts {
     pub(crate) fn bump_by(&mut self, index: usize, count: u32) {
         if let Some(total) = self.bins.get_mut(index) {
             *total = total.saturating_add(count);
+            self.touched = true;
         }
     }
 }
@@ -294,6 +300,7 @@ impl Ring {
                 }
             }
             Window::Count { observations, .. } => {
+                let observations = observations.max(1);
                 // Keep the oldest slice while the others alone hold fewer than the window.
                 loop {
                     let total =
@@ -349,6 +356,7 @@ mod tests {
             confidence_sum: 0.0,
             confidences: 0,
             bins: bins.to_vec().into_boxed_slice(),
+            touched: true,
         }
     }
 
