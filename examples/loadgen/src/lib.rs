@@ -479,7 +479,7 @@ fn reference_from_status(status: &serde_json::Value) -> Option<[f64; 4]> {
                 let name = ["name", "feature", "feature_name"]
                     .iter()
                     .find_map(|key| object.get(*key).and_then(|v| v.as_str()));
-                let std = ["std", "stddev", "std_dev"]
+                let std = ["std", "reference_std", "stddev", "std_dev"]
                     .iter()
                     .find_map(|key| object.get(*key).and_then(|v| v.as_f64()));
                 if let (Some(name), Some(std)) = (name, std)
@@ -908,7 +908,7 @@ mod tests {
                     {"name": "sepal_length", "mean": 5.8, "std": 0.8},
                     {"name": "sepal_width", "mean": 3.0, "std": 0.4},
                     {"name": "petal_length", "mean": 3.7, "std": 1.7},
-                    {"name": "petal_width", "mean": 1.2, "std": 0.7}
+                    {"name": "petal_width", "reference_mean": 1.2, "reference_std": 0.7}
                 ]
             }]
         });
