@@ -8,6 +8,7 @@ const POLL_MS = 2000;
 const FETCH_TIMEOUT_MS = 5000;
 const DRIFT_MIN_WINDOW = 500;
 const HISTORY_MS = 10 * 60 * 1000;
+const MIN_SPAN_MS = 60 * 1000;
 
 const state = { summary: null, lastOk: null };
 
@@ -271,14 +272,17 @@ function drawChart(canvas, series, opts) {
   const muted = css.getPropertyValue("--muted").trim() || "#555";
   const grid = css.getPropertyValue("--border").trim() || "#ddd";
   const points = series.flatMap((s) => s.values.filter(([, y]) => isNum(y)));
-  const tMax = points.length ? Math.max(...series.flatMap((s) => s.values.map(([t]) => t))) : Date.now();
-  const tMin = tMax - HISTORY_MS;
+  const times = series.flatMap((s) => s.values.map(([t]) => t)).filter(isNum);
+  const tMax = times.length ? Math.max(...times) : Date.now();
+  // The last 10 minutes; a younger service's history fills the width (at least 1 minute).
+  const span = times.length ? Math.min(HISTORY_MS, Math.max(MIN_SPAN_MS, tMax - Math.min(...times))) : HISTORY_MS;
+  const tMin = tMax - span;
   const yMax = opts.yMax !== undefined ? opts.yMax : niceMax(Math.max(0, ...points.map(([, y]) => y)) * 1.1);
 
   ctx.font = "11px system-ui, sans-serif";
   const ticks = [0, 1, 2, 3, 4].map((i) => (yMax * i) / 4);
   const labelWidth = Math.max(...ticks.map((v) => ctx.measureText(opts.format(v)).width));
-  const pad = { left: Math.ceil(labelWidth) + 10, right: 14, top: 8, bottom: 22 };
+  const pad = { left: Math.ceil(labelWidth) + 10, right: 26, top: 8, bottom: 22 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const x = (t) => pad.left + ((t - tMin) / (tMax - tMin)) * plotW;
@@ -299,9 +303,12 @@ function drawChart(canvas, series, opts) {
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
+  const short = span <= 3 * MIN_SPAN_MS;
   for (let i = 0; i <= 5; i++) {
-    const t = tMin + (HISTORY_MS * i) / 5;
-    const label = new Date(t).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false });
+    const t = tMin + (span * i) / 5;
+    const label = new Date(t).toLocaleTimeString("en-GB", short
+      ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }
+      : { hour: "2-digit", minute: "2-digit", hour12: false });
     ctx.fillText(label, Math.min(Math.max(x(t), pad.left + 14), pad.left + plotW - 14), pad.top + plotH + 6);
   }
 
@@ -312,7 +319,7 @@ function drawChart(canvas, series, opts) {
   }
   ctx.save();
   ctx.beginPath();
-  ctx.rect(pad.left, pad.top - 2, plotW, plotH + 4);
+  ctx.rect(pad.left - 4, pad.top - 4, plotW + 8, plotH + 8);
   ctx.clip();
   for (const s of series) {
     ctx.strokeStyle = s.color;
@@ -334,7 +341,7 @@ function drawChart(canvas, series, opts) {
       const next = i + 1 < values.length ? values[i + 1][1] : null;
       if (isNum(v) && !isNum(prev) && !isNum(next)) {
         ctx.beginPath();
-        ctx.arc(x(t), y(v), 2.5, 0, 2 * Math.PI);
+        ctx.arc(x(t), y(v), 3, 0, 2 * Math.PI);
         ctx.fill();
       }
     });
@@ -359,10 +366,10 @@ function renderCharts(history) {
   const last = [...h].reverse();
   const lastOf = (key) => (last.find((p) => isNum(p[key])) || {})[key];
   latency.setAttribute("aria-label", h.length
-    ? `Latency over the last 10 minutes, ${h.length} samples; latest p50 ${fmtMs(lastOf("p50_ms"))} ms, p99 ${fmtMs(lastOf("p99_ms"))} ms`
+    ? `Latency, ${h.length} five-second samples of the last 10 minutes; latest p50 ${fmtMs(lastOf("p50_ms"))} ms, p99 ${fmtMs(lastOf("p99_ms"))} ms`
     : "Latency chart: no data yet");
   confidence.setAttribute("aria-label", h.length
-    ? `Mean confidence over the last 10 minutes, ${h.length} samples; latest ${fmtFixed(lastOf("mean_confidence"), 3)}`
+    ? `Mean confidence, ${h.length} five-second samples of the last 10 minutes; latest ${fmtFixed(lastOf("mean_confidence"), 3)}`
     : "Confidence chart: no data yet");
 }
 
