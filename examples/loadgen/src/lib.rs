@@ -156,7 +156,8 @@ SCENARIOS (--scenario, default steady)
            unknown model, no instances, not JSON, unknown X-Model-Version, batch too large)
   spike    steady, with --delay-share requests carrying X-Debug-Delay-Ms: --delay-ms.
            The service honours it only when started with --allow-debug-delay
-           (ALLOW_DEBUG_DELAY=true); the summary says when it did not
+           (ALLOW_DEBUG_DELAY=true); the summary says when it did not. A delayed request
+           holds its worker: raise --concurrency to keep --rate through the spike
   ab       alternates POST /v1/predict (1.0.0) and POST /v2/predict (2.0.0)
 
 OPTIONS
