@@ -15,6 +15,11 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "Prometheus and Alertmanager configs, alert rules and their unit tests (scripts/check-deploy.sh)"
+# promtool check config/rules, promtool test rules, amtool check-config; installs the Debian
+# prometheus and prometheus-alertmanager packages when promtool or amtool is missing.
+scripts/check-deploy.sh
+
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 

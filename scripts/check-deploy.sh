@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Checks the Prometheus and Alertmanager configuration under deploy/ with the tools' own
+# checkers, and runs the alert rules' unit tests (deploy/prometheus/tests):
+#   promtool check config   deploy/prometheus/prometheus.yml (its rule_files included)
+#   promtool check rules    deploy/prometheus/rules/*.yml
+#   promtool test rules     deploy/prometheus/tests/*.yml
+#   amtool check-config     deploy/alertmanager/alertmanager.yml, and its routing
+#   the local variant       deploy/prometheus/render-local.sh renders a valid config
+# Installs promtool and amtool when missing (Debian: prometheus, prometheus-alertmanager;
+# as root), without starting their services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    # The packages' postinst would start the daemons: policy-rc.d exit 101 forbids it
+    # (a container without systemd would not run them anyway).
+    created_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      created_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      prometheus prometheus-alertmanager
+    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  else
+    echo "error: promtool/amtool missing; install them (Debian: sudo apt-get install prometheus prometheus-alertmanager)" >&2
+    exit 1
+  fi
+fi
+promtool --version 2>&1 | head -1
+amtool --version 2>&1 | head -1
+
+promtool check config deploy/prometheus/prometheus.yml
+promtool check rules deploy/prometheus/rules/*.yml
+promtool test rules deploy/prometheus/tests/*.yml
+amtool check-config deploy/alertmanager/alertmanager.yml
+
+# Routing: pages go to e-mail and the webhook, tickets to the webhook only.
+route() { amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml "$@" 2>/dev/null; }
+for case in "severity=page|email-oncall,webhook" "severity=ticket|webhook" "|webhook"; do
+  labels=${case%%|*} want=${case#*|}
+  # shellcheck disable=SC2086 # word splitting of the label list is intended
+  got=$(route alertname=Test $labels)
+  if [ "$got" != "$want" ]; then
+    echo "error: alertmanager routes alertname=Test $labels to '$got', want '$want'" >&2
+    exit 1
+  fi
+done
+echo "alertmanager routing: ok"
+
+# Every alert has a runbook page, and every runbook_url points to one.
+for url in $(grep -ho 'runbook_url: .*' deploy/prometheus/rules/*.yml | sed 's/runbook_url: //' | sort -u); do
+  page=docs/runbooks/${url##*/}
+  [ -f "$page" ] || { echo "error: $url: no $page" >&2; exit 1; }
+done
+for name in $(grep -ho -- '- alert: .*' deploy/prometheus/rules/*.yml | sed 's/- alert: //' | sort -u); do
+  grep -q "runbooks/$name.md" deploy/prometheus/rules/*.yml || { echo "error: alert $name has no runbook_url to docs/runbooks/$name.md" >&2; exit 1; }
+  grep -q "($name.md)" docs/runbooks/README.md || { echo "error: docs/runbooks/README.md does not list $name.md" >&2; exit 1; }
+done
+echo "runbooks: ok"
+
+# The local variant (end-to-end test) renders and passes the same checks.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+FAST_FOR=10s deploy/prometheus/render-local.sh "$tmp" >/dev/null
+echo "local variant: ok"
