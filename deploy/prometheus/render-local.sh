@@ -24,7 +24,8 @@
 #                     (to 1s and 5s), which otherwise delay notifications, resolved ones
 #                     included, by 30 s and up to 5 minutes.
 #
-# Then: alertmanager --config.file=OUT_DIR/alertmanager.yml --storage.path=OUT_DIR/am \
+# Then (Debian names the Alertmanager binary prometheus-alertmanager):
+#       alertmanager --config.file=OUT_DIR/alertmanager.yml --storage.path=OUT_DIR/am \
 #         --web.listen-address=$ALERTMANAGER_ADDR --cluster.listen-address=
 #       prometheus --config.file=OUT_DIR/prometheus.yml --storage.tsdb.path=OUT_DIR/data \
 #         --web.listen-address=$PROMETHEUS_ADDR
