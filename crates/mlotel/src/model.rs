@@ -478,25 +478,29 @@ impl ModelSet {
 
 /// What one row adds, found outside the stripe's lock and counted under it in one go: drift
 /// bins, and the feature slots (`ml.feature.name`) of missing and out-of-range values.
+///
+/// Small on purpose: it is initialised for every row, so a row of many features (or with
+/// many missing or out-of-range values) is counted in a few chunks instead.
 struct PendingBins {
     bins: [u32; PENDING_BINS],
     len: usize,
-    missing: [u32; PENDING_BINS],
+    missing: [u32; PENDING_FLAGS],
     missing_len: usize,
-    out_of_range: [u32; PENDING_BINS],
+    out_of_range: [u32; PENDING_FLAGS],
     out_of_range_len: usize,
 }
 
-const PENDING_BINS: usize = 32;
+const PENDING_BINS: usize = 16;
+const PENDING_FLAGS: usize = 4;
 
 impl Default for PendingBins {
     fn default() -> Self {
         Self {
             bins: [0; PENDING_BINS],
             len: 0,
-            missing: [0; PENDING_BINS],
+            missing: [0; PENDING_FLAGS],
             missing_len: 0,
-            out_of_range: [0; PENDING_BINS],
+            out_of_range: [0; PENDING_FLAGS],
             out_of_range_len: 0,
         }
     }
@@ -511,9 +515,9 @@ impl PendingBins {
         missing_slot: Option<usize>,
         out_of_range_slot: Option<usize>,
     ) -> bool {
-        fn add(buffer: &mut [u32; PENDING_BINS], len: &mut usize, value: Option<usize>) {
-            if let Some(value) = value {
-                buffer[*len] = u32::try_from(value).unwrap_or(u32::MAX);
+        fn add(buffer: &mut [u32], len: &mut usize, value: Option<usize>) {
+            if let (Some(value), Some(slot)) = (value, buffer.get_mut(*len)) {
+                *slot = u32::try_from(value).unwrap_or(u32::MAX);
                 *len += 1;
             }
         }
@@ -524,7 +528,9 @@ impl PendingBins {
             &mut self.out_of_range_len,
             out_of_range_slot,
         );
-        [self.len, self.missing_len, self.out_of_range_len].contains(&PENDING_BINS)
+        self.len == PENDING_BINS
+            || self.missing_len == PENDING_FLAGS
+            || self.out_of_range_len == PENDING_FLAGS
     }
 
     fn clear(&mut self) {
@@ -921,7 +927,7 @@ impl ModelState {
     /// reference its values' bins and the values outside the reference range
     /// (`ml.feature.out_of_range`). The row's code (a user's `FeatureRow` impl) runs
     /// outside the stripe's lock: it may record to this model itself. Bins are found
-    /// outside the lock too and counted under it once per row (per 32 features).
+    /// outside the lock too and counted under it once per row (per 16 features).
     pub(crate) fn observe_row<R: crate::FeatureRow + ?Sized>(
         &self,
         stripe: usize,
