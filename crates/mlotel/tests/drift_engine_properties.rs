@@ -33,10 +33,15 @@ impl Normal {
 fn model(name: &str, seed: u64) -> Model {
     let mut normal = Normal(seed ^ 0xA5A5_A5A5);
     let rows: Vec<[f64; 3]> = (0..10_000)
-        .map(|_| [normal.sample(), 10.0 + 3.0 * normal.sample(), normal.sample()])
+        .map(|_| {
+            [
+                normal.sample(),
+                10.0 + 3.0 * normal.sample(),
+                normal.sample(),
+            ]
+        })
         .collect();
-    let reference =
-        Reference::fit_numeric(&rows, &FEATURES, FitOptions::default()).expect("fits");
+    let reference = Reference::fit_numeric(&rows, &FEATURES, FitOptions::default()).expect("fits");
     Model::builder(name)
         .version(seed.to_string())
         .reference(reference)
