@@ -1,105 +1,174 @@
-//! Run with: `cargo run --release -p predictor`
+//! The mlotel demo service (docs/predictor.md): two versions of an iris classifier
+//! (multinomial logistic regression with linfa, trained at start-up) behind a KServe-style
+//! HTTP API, instrumented only through mlotel and mlotel-actix, with a live page.
 //!
-//! Stand-in for the demo service (an actix-web predictor arrives with its own issue): scores
-//! a fixed 4-feature, 3-class logistic model on a stream of synthetic iris-like rows through
-//! an `#[instrument_ml]` function, then prints the model's lines of the Prometheus
-//! exposition. Works with no collector running; set `OTEL_EXPORTER_OTLP_ENDPOINT` to send
-//! over OTLP too. `PREDICTIONS` sets how many rows are scored (default 2000).
+//! `cargo run --release -p predictor`, then open <http://127.0.0.1:8080/>, or:
+//! `curl -s localhost:8080/v1/models/iris:predict -H 'content-type: application/json'
+//! -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'`. No collector is needed. `--help` lists the
+//! flags.
+
+mod api;
+mod cli;
+mod dashboard;
+mod iris;
+mod recent;
+mod summary;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
-use mlotel::{Model, Telemetry, instrument_ml};
+use actix_web::dev::Service as _;
+use actix_web::{App, HttpServer, web};
+use clap::Parser as _;
+use mlotel_actix::{ServiceTelemetry, json_config, path_config};
 
-const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
-const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
-/// Weights and biases of a multinomial logistic regression fitted on the iris data set.
-const WEIGHTS: [[f64; 4]; 3] = [
-    [0.42, 0.97, -2.40, -1.07],
-    [0.53, -0.32, -0.20, -0.94],
-    [-0.95, -0.65, 2.60, 2.01],
-];
-const BIASES: [f64; 3] = [9.85, 2.24, -12.09];
+use crate::api::AppState;
+use crate::recent::Recent;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 64 * 1024;
 
 fn main() -> ExitCode {
-    let telemetry = match Telemetry::builder()
+    let started = Instant::now();
+    // Exits 2 with clap's message on an invalid flag or variable.
+    let args = cli::Args::parse();
+    match actix_web::rt::System::new().block_on(run(args, started)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("predictor: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Why the service stopped: a message and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    /// Bad configuration (an `OTEL_*` variable): exit code 2, as for a bad flag.
+    fn config(message: impl std::fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            code: 2,
+        }
+    }
+
+    /// Anything else: exit code 1.
+    fn runtime(message: impl std::fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            code: 1,
+        }
+    }
+}
+
+async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
+    // OTLP (localhost by default) and Prometheus on /metrics; OTEL_* variables change it.
+    let telemetry = mlotel::Telemetry::builder()
         .service_name("predictor")
         .service_version(env!("CARGO_PKG_VERSION"))
         .install()
-    {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("predictor: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let rows: u64 = std::env::var("PREDICTIONS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(2000);
+        .map_err(Failure::config)?;
 
-    let loading = Instant::now();
-    let model = Model::builder("iris")
-        .version("1.0.0")
-        .labels(LABELS)
-        .features(FEATURES)
-        .register();
-    model.set_load_duration(loading.elapsed());
-    model.set_loaded(true);
-    tracing::info!(rows, "scoring synthetic iris rows");
-
-    for row in 0..rows {
-        predict(&synthetic_row(row));
+    let models = iris::train().map_err(Failure::runtime)?;
+    for version in iris::Version::ALL {
+        let classifier = models.get(version);
+        tracing::info!(
+            model = iris::MODEL,
+            version = version.as_str(),
+            l2_alpha = classifier.alpha,
+            holdout_accuracy = classifier.accuracy,
+            train_mean_confidence = classifier.train_mean_confidence,
+            load_seconds = classifier.model.snapshot().load_duration_seconds,
+            "trained iris {}: hold-out accuracy {:.3}, mean confidence on the training rows {:.3}",
+            version.as_str(),
+            classifier.accuracy,
+            classifier.train_mean_confidence,
+        );
     }
 
-    if let Some(exposition) = telemetry
-        .prometheus()
-        .and_then(|handle| handle.render().ok())
-    {
-        for line in exposition.lines().filter(|line| line.starts_with("ml_")) {
-            println!("{line}");
-        }
-    }
-    // With no collector running the final export fails; the demo still succeeded.
-    if let Err(error) = telemetry.shutdown() {
-        tracing::warn!(%error, "telemetry was not fully delivered (is a collector running?)");
-    }
-    ExitCode::SUCCESS
-}
+    // `/api/summary` reports the numbers of the health endpoints' own `Health`.
+    let mut health = None;
+    let service = ServiceTelemetry::new(&telemetry)
+        .map_err(|error| Failure::runtime(format!("starting the system sampler: {error}")))?
+        .health(|inner| {
+            health = Some(inner.clone());
+            inner
+        });
+    let health = health.ok_or_else(|| Failure::runtime("no health endpoints"))?;
+    let recent = Arc::new(Recent::new());
+    let state = web::Data::new(AppState::new(
+        models,
+        args.split,
+        args.max_batch as usize,
+        args.allow_debug_delay,
+        args.jaeger_url.clone(),
+        args.grafana_url.clone(),
+        health,
+        recent.clone(),
+    ));
 
-/// Deterministic rows spread over the three iris clusters.
-fn synthetic_row(row: u64) -> [f64; 4] {
-    let centres = [
-        [5.0, 3.4, 1.5, 0.2],
-        [5.9, 2.8, 4.3, 1.3],
-        [6.6, 3.0, 5.6, 2.0],
-    ];
-    let centre = centres[(row % 3) as usize];
-    let jitter =
-        |salt: u64| (((row * 2654435761 + salt * 40503) % 1000) as f64 / 1000.0 - 0.5) * 0.6;
-    [
-        centre[0] + jitter(1),
-        centre[1] + jitter(2),
-        centre[2] + jitter(3),
-        centre[3] + jitter(4) * 0.5,
-    ]
-}
-
-/// Class probabilities: mlotel records the argmax as the label and its probability as the
-/// confidence, and counts missing (NaN) features.
-#[instrument_ml(model = "iris", version = "1.0.0", features = features)]
-fn predict(features: &[f64; 4]) -> [f64; 3] {
-    let mut logits = [0.0; 3];
-    for (class, logit) in logits.iter_mut().enumerate() {
-        *logit = BIASES[class]
-            + WEIGHTS[class]
-                .iter()
-                .zip(features)
-                .map(|(weight, value)| weight * value)
-                .sum::<f64>();
+    let mut server = HttpServer::new(move || {
+        let recent = recent.clone();
+        App::new()
+            // Counts every request in the ring, with the latency of the prediction routes.
+            .wrap_fn(move |request, service| {
+                let prediction = request
+                    .match_pattern()
+                    .is_some_and(|pattern| api::is_prediction_route(&pattern));
+                let begun = Instant::now();
+                let response = service.call(request);
+                let recent = recent.clone();
+                async move {
+                    let response = response.await;
+                    let status = match &response {
+                        Ok(response) => response.status().as_u16(),
+                        Err(error) => error.as_response_error().status_code().as_u16(),
+                    };
+                    recent.record_request(status, prediction.then(|| begun.elapsed()));
+                    response
+                }
+            })
+            .wrap(service.request_telemetry())
+            .app_data(state.clone())
+            .app_data(json_config(BODY_LIMIT))
+            .app_data(path_config())
+            .configure(|config| service.configure(config))
+            .configure(api::configure)
+            .configure(summary::configure)
+            .configure(dashboard::configure)
+    });
+    if let Some(workers) = args.workers {
+        server = server.workers(usize::from(workers));
     }
-    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let exps = logits.map(|logit| (logit - max).exp());
-    let total: f64 = exps.iter().sum();
-    exps.map(|value| value / total)
+    let server = server
+        .bind((args.host.as_str(), args.port))
+        .map_err(|error| {
+            Failure::runtime(format!(
+                "cannot listen on {}:{}: {error}",
+                args.host, args.port
+            ))
+        })?;
+    for address in server.addrs() {
+        tracing::info!(
+            startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "listening on http://{address}"
+        );
+    }
+    // Runs until SIGINT or SIGTERM; in-flight requests finish first.
+    server
+        .run()
+        .await
+        .map_err(|error| Failure::runtime(format!("server: {error}")))?;
+
+    // Flushes what is still buffered (blocking: off the async runtime).
+    actix_web::rt::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .map_err(|error| Failure::runtime(format!("telemetry shutdown: {error}")))?
+        .map_err(|error| Failure::runtime(format!("telemetry shutdown: {error}")))?;
+    Ok(())
 }

@@ -1,0 +1,473 @@
+//! The prediction and model routes (docs/predictor.md, "Routes" and "Errors").
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use mlotel::instrument_ml;
+use mlotel_actix::{ApiError, Health};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::iris::{self, Classifier, FEATURES, LABELS, MAX_DEBUG_DELAY, MODEL, Models, Version};
+use crate::recent::Recent;
+
+/// Request and response header naming the model version.
+pub(crate) const VERSION_HEADER: &str = "x-model-version";
+/// Request header asking for a slower prediction (with `--allow-debug-delay`).
+pub(crate) const DELAY_HEADER: &str = "x-debug-delay-ms";
+
+/// What every worker shares.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) models: Models,
+    pub(crate) split: f64,
+    pub(crate) max_batch: usize,
+    pub(crate) allow_debug_delay: bool,
+    pub(crate) jaeger_url: Option<String>,
+    pub(crate) grafana_url: Option<String>,
+    /// The health endpoints' own `Health`: `/api/summary` reports its numbers.
+    pub(crate) health: Health,
+    pub(crate) recent: Arc<Recent>,
+    /// Predicted labels per version: `[version][label]`.
+    pub(crate) class_mix: [[AtomicU64; 3]; 2],
+    /// Requests `POST /predict` has routed by the split.
+    split_counter: AtomicU64,
+}
+
+impl AppState {
+    /// The shared state of a service.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        models: Models,
+        split: f64,
+        max_batch: usize,
+        allow_debug_delay: bool,
+        jaeger_url: Option<String>,
+        grafana_url: Option<String>,
+        health: Health,
+        recent: Arc<Recent>,
+    ) -> Self {
+        Self {
+            models,
+            split,
+            max_batch,
+            allow_debug_delay,
+            jaeger_url,
+            grafana_url,
+            health,
+            recent,
+            class_mix: Default::default(),
+            split_counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The version the split picks for the next `POST /predict`: exactly `split` of every
+    /// run of requests go to 2.0.0, spread evenly.
+    fn split_version(&self) -> Version {
+        let n = self.split_counter.fetch_add(1, Ordering::Relaxed) as f64;
+        if ((n + 1.0) * self.split).floor() > (n * self.split).floor() {
+            Version::V2
+        } else {
+            Version::V1
+        }
+    }
+}
+
+/// Adds the prediction and model routes.
+pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/v1/models", web::get().to(list_models))
+        .route(
+            "/v1/models/{model}:predict",
+            web::post().to(predict_default),
+        )
+        .route(
+            "/v1/models/{model}/versions/{version}:predict",
+            web::post().to(predict_version),
+        )
+        .route("/v1/models/{model}", web::get().to(model_status))
+        .route("/v1/predict", web::post().to(predict_v1_route))
+        .route("/v2/predict", web::post().to(predict_v2_route))
+        .route("/predict", web::post().to(predict_split));
+}
+
+/// Whether a route template is one of the prediction routes (for latency in the ring).
+pub(crate) fn is_prediction_route(pattern: &str) -> bool {
+    pattern.ends_with("predict")
+}
+
+/// Which body fields a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// `/v1/models/...:predict`: `instances` only.
+    Instances,
+    /// The short forms: `instances`, or one row as `features`.
+    InstancesOrFeatures,
+}
+
+#[derive(Debug, Deserialize)]
+struct PredictBody {
+    instances: Option<Vec<Vec<f64>>>,
+    features: Option<Vec<f64>>,
+}
+
+/// A refused input, recorded with its `type` as `error.type` on the `preprocess` span.
+#[derive(Debug)]
+struct Rejected(ApiError);
+
+impl mlotel::ErrorType for Rejected {
+    fn error_type(&self) -> &'static str {
+        self.0.kind()
+    }
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+fn invalid_features(message: String) -> Rejected {
+    Rejected(ApiError::bad_request("invalid_features", message))
+}
+
+/// Validates the body and converts it to rows: JSON fields, one of `instances` or
+/// `features`, batch size, features per row, finite values.
+#[instrument_ml(stage = "preprocess")]
+fn preprocess(body: &str, form: Form, max_batch: usize) -> Result<Vec<[f64; 4]>, Rejected> {
+    let body: PredictBody = serde_json::from_str(body).map_err(|error| {
+        if error.is_syntax() {
+            // The body parsed as raw JSON, so this is a number no f64 holds (1e999).
+            invalid_features(format!("a value is not a finite number: {error}"))
+        } else {
+            Rejected(ApiError::unprocessable(
+                "invalid_json_fields",
+                format!("JSON body does not match the expected fields: {error}"),
+            ))
+        }
+    })?;
+    let expected = || format!("{} ({})", FEATURES.len(), FEATURES.join(", "));
+    let instances = match (body.instances, body.features, form) {
+        (Some(instances), None, _) => instances,
+        (None, Some(features), Form::InstancesOrFeatures) => vec![features],
+        (None, Some(_), Form::Instances) => {
+            return Err(Rejected(ApiError::bad_request(
+                "invalid_request",
+                "this route takes `instances`, a list of rows; `features` (one row) is \
+                 accepted by /v1/predict, /v2/predict and /predict",
+            )));
+        }
+        (Some(_), Some(_), _) => {
+            return Err(Rejected(ApiError::bad_request(
+                "invalid_request",
+                "send either `instances` or `features`, not both",
+            )));
+        }
+        (None, None, Form::Instances) => {
+            return Err(Rejected(ApiError::bad_request(
+                "invalid_request",
+                "the body needs `instances`: a list of rows of 4 features",
+            )));
+        }
+        (None, None, Form::InstancesOrFeatures) => {
+            return Err(Rejected(ApiError::bad_request(
+                "invalid_request",
+                "the body needs `instances` (a list of rows) or `features` (one row)",
+            )));
+        }
+    };
+    if instances.is_empty() {
+        return Err(Rejected(ApiError::bad_request(
+            "empty_batch",
+            "`instances` is empty: send at least one row",
+        )));
+    }
+    if instances.len() > max_batch {
+        return Err(Rejected(ApiError::bad_request(
+            "batch_too_large",
+            format!(
+                "{} instances is more than the limit of {max_batch} per request",
+                instances.len()
+            ),
+        )));
+    }
+    let single = form == Form::InstancesOrFeatures && instances.len() == 1;
+    let name = |index: usize| {
+        if single {
+            "the row".to_owned()
+        } else {
+            format!("instance {index}")
+        }
+    };
+    instances
+        .iter()
+        .enumerate()
+        .map(|(index, values)| {
+            let row: [f64; 4] = values.as_slice().try_into().map_err(|_| {
+                invalid_features(format!(
+                    "{} has {} features, expected {}",
+                    name(index),
+                    values.len(),
+                    expected()
+                ))
+            })?;
+            if let Some(feature) = row.iter().position(|value| !value.is_finite()) {
+                return Err(invalid_features(format!(
+                    "{}: {} is not a finite number",
+                    name(index),
+                    FEATURES[feature]
+                )));
+            }
+            Ok(row)
+        })
+        .collect()
+}
+
+#[instrument_ml(model = "iris", version = "1.0.0", batch, features = rows)]
+async fn predict_v1(
+    classifier: &Classifier,
+    rows: &[[f64; 4]],
+    delay: Option<Duration>,
+) -> Vec<[f64; 3]> {
+    score(classifier, rows, delay).await
+}
+
+#[instrument_ml(model = "iris", version = "2.0.0", batch, features = rows)]
+async fn predict_v2(
+    classifier: &Classifier,
+    rows: &[[f64; 4]],
+    delay: Option<Duration>,
+) -> Vec<[f64; 3]> {
+    score(classifier, rows, delay).await
+}
+
+/// The model's work, plus the debug delay (inside the prediction span).
+async fn score(
+    classifier: &Classifier,
+    rows: &[[f64; 4]],
+    delay: Option<Duration>,
+) -> Vec<[f64; 3]> {
+    if let Some(delay) = delay {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    classifier.probabilities(rows)
+}
+
+/// The `X-Debug-Delay-Ms` asked for, when the flag allows it (at most 2 s).
+fn debug_delay(state: &AppState, request: &HttpRequest) -> Option<Duration> {
+    if !state.allow_debug_delay {
+        return None;
+    }
+    let millis: u64 = request
+        .headers()
+        .get(DELAY_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_millis(millis).min(MAX_DEBUG_DELAY))
+}
+
+/// Preprocesses, predicts with `version` and answers.
+async fn serve(
+    state: &AppState,
+    request: &HttpRequest,
+    version: Version,
+    body: &RawValue,
+    form: Form,
+) -> Result<HttpResponse, ApiError> {
+    let rows = preprocess(body.get(), form, state.max_batch).map_err(|rejected| rejected.0)?;
+    let delay = debug_delay(state, request);
+    let classifier = state.models.get(version);
+    let scored = match version {
+        Version::V1 => predict_v1(classifier, &rows, delay).await,
+        Version::V2 => predict_v2(classifier, &rows, delay).await,
+    };
+    let mix = &state.class_mix[version.index()];
+    let mut confidence_sum = 0.0;
+    let predictions: Vec<Value> = scored
+        .iter()
+        .map(|probabilities| {
+            let (class, confidence) = iris::argmax(probabilities);
+            mix[class].fetch_add(1, Ordering::Relaxed);
+            confidence_sum += confidence;
+            json!({
+                "label": LABELS[class],
+                "confidence": confidence,
+                "probabilities": probabilities,
+            })
+        })
+        .collect();
+    state
+        .recent
+        .record_confidences(confidence_sum, predictions.len() as u64);
+    Ok(HttpResponse::Ok()
+        .insert_header((VERSION_HEADER, version.as_str()))
+        .json(json!({
+            "predictions": predictions,
+            "model": MODEL,
+            "version": version.as_str(),
+        })))
+}
+
+fn check_model(model: &str) -> Result<(), ApiError> {
+    if model == MODEL {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "model_not_found",
+            format!("no model named {model:?}; this service serves {MODEL:?}"),
+        ))
+    }
+}
+
+fn parse_version(text: &str) -> Result<Version, ApiError> {
+    Version::parse(text).ok_or_else(|| {
+        let served: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
+        ApiError::not_found(
+            "version_not_found",
+            format!(
+                "model {MODEL:?} has no version {text:?}; served versions: {}",
+                served.join(", ")
+            ),
+        )
+    })
+}
+
+async fn predict_default(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    model: web::Path<String>,
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, ApiError> {
+    check_model(&model)?;
+    serve(&state, &request, Version::DEFAULT, &body, Form::Instances).await
+}
+
+async fn predict_version(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, ApiError> {
+    let (model, version) = path.into_inner();
+    check_model(&model)?;
+    let version = parse_version(&version)?;
+    serve(&state, &request, version, &body, Form::Instances).await
+}
+
+async fn predict_v1_route(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, ApiError> {
+    serve(
+        &state,
+        &request,
+        Version::V1,
+        &body,
+        Form::InstancesOrFeatures,
+    )
+    .await
+}
+
+async fn predict_v2_route(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, ApiError> {
+    serve(
+        &state,
+        &request,
+        Version::V2,
+        &body,
+        Form::InstancesOrFeatures,
+    )
+    .await
+}
+
+async fn predict_split(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<Box<RawValue>>,
+) -> Result<HttpResponse, ApiError> {
+    let version = match request.headers().get(VERSION_HEADER) {
+        Some(header) => parse_version(header.to_str().unwrap_or("(not text)").trim())?,
+        None => state.split_version(),
+    };
+    serve(&state, &request, version, &body, Form::InstancesOrFeatures).await
+}
+
+async fn list_models(state: web::Data<AppState>) -> HttpResponse {
+    let versions: Vec<Value> = Version::ALL
+        .iter()
+        .map(|version| {
+            json!({
+                "version": version.as_str(),
+                "loaded": state.models.get(*version).model.is_loaded(),
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "models": [{
+            "name": MODEL,
+            "default_version": Version::DEFAULT.as_str(),
+            "versions": versions,
+        }],
+    }))
+}
+
+async fn model_status(
+    state: web::Data<AppState>,
+    model: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    check_model(&model)?;
+    let versions: Vec<Value> = Version::ALL
+        .iter()
+        .map(|version| {
+            let classifier = state.models.get(*version);
+            let snapshot = classifier.model.snapshot();
+            let reference = classifier.model.reference();
+            let features: Vec<Value> = FEATURES
+                .iter()
+                .map(|name| {
+                    let profile = reference
+                        .and_then(|reference| reference.feature(name))
+                        .and_then(|feature| feature.as_numeric());
+                    json!({
+                        "name": name,
+                        "unit": "cm",
+                        "reference_mean": profile.map(|p| p.mean),
+                        "reference_std": profile.map(|p| p.std),
+                    })
+                })
+                .collect();
+            json!({
+                "version": version.as_str(),
+                "state": if snapshot.loaded { "AVAILABLE" } else { "LOADING" },
+                "loaded": snapshot.loaded,
+                "default": *version == Version::DEFAULT,
+                "algorithm": "multinomial logistic regression (linfa-logistic)",
+                "l2_alpha": classifier.alpha,
+                "train_rows": classifier.train_rows,
+                "test_rows": classifier.test_rows,
+                "holdout_accuracy": classifier.accuracy,
+                "train_mean_confidence": classifier.train_mean_confidence,
+                "load_duration_seconds": snapshot.load_duration_seconds,
+                "predictions": snapshot.predictions,
+                "features": features,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "name": MODEL,
+        "default_version": Version::DEFAULT.as_str(),
+        "labels": LABELS,
+        "features": FEATURES,
+        "versions": versions,
+    })))
+}

@@ -1,0 +1,120 @@
+//! Flags, each with an environment variable (docs/predictor.md, "Configuration").
+
+use std::net::ToSocketAddrs as _;
+
+use clap::Parser;
+
+/// The mlotel demo predictor: two versions of an iris classifier behind a KServe-style API,
+/// with traces, metrics and drift recorded through mlotel.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "predictor",
+    version,
+    after_help = "Telemetry is configured with the standard OpenTelemetry variables \
+(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME, \
+OTEL_TRACES_SAMPLER, OTEL_METRICS_EXPORTER, ...; see the README). With no collector \
+listening, the service works the same and counts the failed exports.\n\n\
+Routes: POST /v1/models/iris:predict, /v1/models/iris/versions/{version}:predict, \
+/v1/predict, /v2/predict, /predict; GET /v1/models, /v1/models/iris, /, /api/summary, \
+/metrics, /health, /health/ready, /health/detailed (docs/predictor.md)."
+)]
+pub(crate) struct Args {
+    /// Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 in a container.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", value_parser = parse_host)]
+    pub(crate) host: String,
+
+    /// Port to listen on; 0 picks a free port (the address is logged as `listening on ...`).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub(crate) port: u16,
+
+    /// Number of actix-web worker threads [default: number of CPUs].
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) workers: Option<u16>,
+
+    /// Share of `POST /predict` requests sent to version 2.0.0 (the rest go to 1.0.0), from
+    /// 0 to 1; an `X-Model-Version` request header overrides it.
+    #[arg(long, env = "PREDICT_SPLIT", default_value_t = 0.5, value_parser = parse_share)]
+    pub(crate) split: f64,
+
+    /// Most instances accepted in one request; larger batches are answered 400
+    /// `batch_too_large`.
+    #[arg(long, env = "MAX_BATCH", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) max_batch: u32,
+
+    /// Honour an `X-Debug-Delay-Ms` request header (at most 2000) on predictions: the
+    /// prediction waits that long, as a slow model would (the load generator's `spike`
+    /// scenario). Off by default: never turn it on where clients are not trusted.
+    #[arg(long, env = "ALLOW_DEBUG_DELAY",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) allow_debug_delay: bool,
+
+    /// Jaeger UI address, linked from the live page (e.g. http://localhost:16686).
+    #[arg(long, env = "JAEGER_URL", value_parser = parse_url)]
+    pub(crate) jaeger_url: Option<String>,
+
+    /// Grafana address, linked from the live page (e.g. http://localhost:3000).
+    #[arg(long, env = "GRAFANA_URL", value_parser = parse_url)]
+    pub(crate) grafana_url: Option<String>,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number (expected a share from 0 to 1)"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{text} is not a share from 0 to 1"))
+    }
+}
+
+fn parse_host(text: &str) -> Result<String, String> {
+    match (text, 0).to_socket_addrs() {
+        Ok(addresses) if addresses.len() > 0 => Ok(text.to_owned()),
+        Ok(_) => Err(format!("{text:?} resolves to no address")),
+        Err(error) => Err(format!("{text:?} is not an address to listen on: {error}")),
+    }
+}
+
+fn parse_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not a URL (expected http://host[:port][/path] or https://...)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert_eq!(parse_share("0.25"), Ok(0.25));
+        assert!(parse_share("1.5").is_err());
+        assert!(parse_share("half").is_err());
+        assert!(parse_share("NaN").is_err());
+        assert!(parse_url("localhost:16686").is_err());
+        assert_eq!(
+            parse_url("http://localhost:16686/"),
+            Ok("http://localhost:16686".to_owned())
+        );
+        assert!(parse_host("127.0.0.1").is_ok());
+        assert!(parse_host("not a host").is_err());
+    }
+}

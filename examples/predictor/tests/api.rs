@@ -1,0 +1,439 @@
+//! The demo service as a user runs it: the real binary on a free port, sending over
+//! OTLP/gRPC to an in-process receiver. Every route of docs/predictor.md, version routing,
+//! every error of its table, the spans it sends, `/api/summary` against
+//! `/health/detailed`, and a graceful stop on SIGTERM that flushes the spans.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mlotel_tests::{OtlpReceiver, RawResponse, raw_request};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+const ROW: &str = "[5.1, 3.5, 1.4, 0.2]";
+
+/// Kills the service if a test fails half-way.
+struct Service {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with `args` on a free port and waits until it is ready.
+fn start(receiver: &OtlpReceiver, args: &[&str]) -> Service {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_predictor"))
+        .args(args)
+        .env("PORT", "0")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the predictor starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, addresses) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(address) = line
+                .split("listening on http://")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+            {
+                let _ = sender.send(address.to_owned());
+            }
+        }
+    });
+    let address = addresses
+        .recv_timeout(WAIT)
+        .expect("the service logs `listening on ...`")
+        .parse()
+        .expect("a socket address");
+    let service = Service { child, address };
+    let deadline = Instant::now() + WAIT;
+    while get(&service, "/health/ready").status != 200 {
+        assert!(Instant::now() < deadline, "not ready in {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    service
+}
+
+fn get(service: &Service, path: &str) -> RawResponse {
+    raw_request(service.address, "GET", path, &[], b"", WAIT)
+}
+
+fn post(service: &Service, path: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    raw_request(service.address, "POST", path, &all, body.as_bytes(), WAIT)
+}
+
+fn json_of(response: &RawResponse) -> Value {
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", response.body))
+}
+
+#[test]
+fn every_route_answers_in_the_documented_shape() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &["--split", "1.0"]);
+
+    let models = json_of(&get(&service, "/v1/models"));
+    assert_eq!(models["models"][0]["name"], "iris");
+    assert_eq!(models["models"][0]["default_version"], "2.0.0");
+
+    let status = json_of(&get(&service, "/v1/models/iris"));
+    assert_eq!(
+        status["features"],
+        json!(["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    );
+    let features = status["versions"][0]["features"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = features.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    );
+    for feature in &features {
+        assert!(
+            feature["reference_mean"]
+                .as_f64()
+                .is_some_and(|mean| mean > 0.0),
+            "{feature}"
+        );
+        assert!(
+            feature["reference_std"]
+                .as_f64()
+                .is_some_and(|std| std > 0.0),
+            "{feature}"
+        );
+    }
+
+    let body = format!(r#"{{"instances": [{ROW}, [6.7, 3.0, 5.2, 2.3]]}}"#);
+    for (path, version) in [
+        ("/v1/models/iris:predict", "2.0.0"),
+        ("/v1/models/iris/versions/1.0.0:predict", "1.0.0"),
+        ("/v1/models/iris/versions/2.0.0:predict", "2.0.0"),
+        ("/v1/predict", "1.0.0"),
+        ("/v2/predict", "2.0.0"),
+        ("/predict", "2.0.0"), // --split 1.0: all to 2.0.0
+    ] {
+        let response = post(&service, path, &[], &body);
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+        assert_eq!(response.header("x-model-version"), Some(version), "{path}");
+        let answer = json_of(&response);
+        assert_eq!(
+            (&answer["model"], &answer["version"]),
+            (&json!("iris"), &json!(version))
+        );
+        let predictions = answer["predictions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(predictions.len(), 2, "{path}");
+        assert_eq!(predictions[0]["label"], "setosa", "{path}");
+        assert_eq!(predictions[1]["label"], "virginica", "{path}");
+        for prediction in &predictions {
+            let probabilities: Vec<f64> = prediction["probabilities"]
+                .as_array()
+                .map(|values| values.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            assert_eq!(probabilities.len(), 3);
+            assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            let confidence = prediction["confidence"].as_f64().unwrap_or(f64::NAN);
+            assert_eq!(
+                confidence,
+                probabilities.iter().copied().fold(0.0, f64::max)
+            );
+        }
+    }
+    // One row with `features`, and the header picking a version on /predict.
+    let one = post(
+        &service,
+        "/predict",
+        &[("X-Model-Version", "1.0.0")],
+        &format!(r#"{{"features": {ROW}}}"#),
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.header("x-model-version"), Some("1.0.0"));
+    assert_eq!(json_of(&one)["predictions"][0]["label"], "setosa");
+
+    for (path, content) in [
+        ("/", "text/html"),
+        ("/metrics", "text/plain"),
+        ("/health", "application/json"),
+        ("/api/summary", "application/json"),
+    ] {
+        let response = get(&service, path);
+        assert_eq!(response.status, 200, "{path}");
+        assert!(
+            response
+                .header("content-type")
+                .is_some_and(|value| value.starts_with(content)),
+            "{path}: {:?}",
+            response.header("content-type")
+        );
+    }
+}
+
+#[test]
+fn every_bad_input_gets_its_4xx_and_json_error() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &["--max-batch", "3"]);
+    let big = format!(r#"{{"instances": [{}]}}"#, vec![ROW; 5000].join(","));
+    for (what, path, headers, body, status, kind, needle) in [
+        (
+            "malformed JSON",
+            "/v2/predict",
+            vec![],
+            r#"{"instances": [[1, 2"#.to_owned(),
+            400,
+            "malformed_json",
+            "malformed JSON",
+        ),
+        (
+            "string value",
+            "/v2/predict",
+            vec![],
+            r#"{"instances": [["a", 1, 2, 3]]}"#.to_owned(),
+            422,
+            "invalid_json_fields",
+            "invalid type",
+        ),
+        (
+            "neither field",
+            "/v2/predict",
+            vec![],
+            r#"{"rows": []}"#.to_owned(),
+            400,
+            "invalid_request",
+            "instances",
+        ),
+        (
+            "both fields",
+            "/v2/predict",
+            vec![],
+            format!(r#"{{"features": {ROW}, "instances": [{ROW}]}}"#),
+            400,
+            "invalid_request",
+            "instances",
+        ),
+        (
+            "wrong feature count",
+            "/v2/predict",
+            vec![],
+            r#"{"instances": [[1.0, 2.0, 3.0]]}"#.to_owned(),
+            400,
+            "invalid_features",
+            "expected 4",
+        ),
+        (
+            "number out of range",
+            "/v2/predict",
+            vec![],
+            r#"{"instances": [[1e999, 2.0, 3.0, 4.0]]}"#.to_owned(),
+            400,
+            "invalid_features",
+            "not a finite number",
+        ),
+        (
+            "empty batch",
+            "/v2/predict",
+            vec![],
+            r#"{"instances": []}"#.to_owned(),
+            400,
+            "empty_batch",
+            "empty",
+        ),
+        (
+            "batch over the limit",
+            "/v2/predict",
+            vec![],
+            format!(r#"{{"instances": [{ROW}, {ROW}, {ROW}, {ROW}]}}"#),
+            400,
+            "batch_too_large",
+            "3",
+        ),
+        (
+            "body too large",
+            "/v2/predict",
+            vec![],
+            big,
+            413,
+            "payload_too_large",
+            "",
+        ),
+        (
+            "unknown model",
+            "/v1/models/wine:predict",
+            vec![],
+            format!(r#"{{"instances": [{ROW}]}}"#),
+            404,
+            "model_not_found",
+            "wine",
+        ),
+        (
+            "unknown version",
+            "/v1/models/iris/versions/9.9.9:predict",
+            vec![],
+            format!(r#"{{"instances": [{ROW}]}}"#),
+            404,
+            "version_not_found",
+            "9.9.9",
+        ),
+        (
+            "unknown version header",
+            "/predict",
+            vec![("X-Model-Version", "7")],
+            format!(r#"{{"instances": [{ROW}]}}"#),
+            404,
+            "version_not_found",
+            "7",
+        ),
+    ] {
+        let response = post(&service, path, &headers, &body);
+        assert_eq!(response.status, status, "{what}: {}", response.body);
+        let error = json_of(&response);
+        assert_eq!(error["error"]["type"], kind, "{what}: {error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(needle),
+            "{what}: {message:?} lacks {needle:?}"
+        );
+    }
+    let wrong_type = raw_request(
+        service.address,
+        "POST",
+        "/v2/predict",
+        &[("Content-Type", "text/plain")],
+        ROW.as_bytes(),
+        WAIT,
+    );
+    assert_eq!(wrong_type.status, 415, "{}", wrong_type.body);
+    assert_eq!(
+        json_of(&wrong_type)["error"]["type"],
+        "unsupported_media_type"
+    );
+    // After all that the service still answers.
+    assert_eq!(
+        post(
+            &service,
+            "/v2/predict",
+            &[],
+            &format!(r#"{{"features": {ROW}}}"#)
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn spans_summary_and_a_graceful_stop() {
+    let receiver = OtlpReceiver::grpc();
+    let mut service = start(&receiver, &[]);
+    for _ in 0..5 {
+        assert_eq!(
+            post(
+                &service,
+                "/v1/predict",
+                &[],
+                &format!(r#"{{"features": {ROW}}}"#)
+            )
+            .status,
+            200
+        );
+    }
+    assert_eq!(
+        post(&service, "/v1/predict", &[], r#"{"features": [1.0]}"#).status,
+        400
+    );
+
+    // The summary and /health/detailed read the same sources.
+    let detailed = json_of(&get(&service, "/health/detailed"));
+    let summary = json_of(&get(&service, "/api/summary"));
+    let total = |document: &Value| document["requests"]["total"].as_u64().unwrap_or(0);
+    assert!(
+        (total(&detailed)..=total(&detailed) + 1).contains(&total(&summary)),
+        "summary {} against detailed {}",
+        total(&summary),
+        total(&detailed)
+    );
+    let model = |document: &Value, version: &str| {
+        document["models"]
+            .as_array()
+            .and_then(|models| {
+                models
+                    .iter()
+                    .find(|model| model["version"] == version)
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+    for field in ["predictions", "mean_confidence", "loaded"] {
+        assert_eq!(
+            model(&summary, "1.0.0")[field],
+            model(&detailed, "1.0.0")[field],
+            "{field}"
+        );
+    }
+    assert_eq!(model(&summary, "1.0.0")["predictions"], 5);
+
+    // SIGTERM: in-flight work finishes, telemetry is flushed (the batch processor's 5 s
+    // delay has not passed), the process exits 0.
+    let pid = service.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|status| status.success()));
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = service.child.try_wait().expect("waits on the child") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running {WAIT:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    let spans = receiver.spans();
+    let request = spans
+        .iter()
+        .find(|span| {
+            span.name() == "POST /v1/predict"
+                && span.attr_i64("http.response.status_code") == Some(200)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no request span among {:?}",
+                spans.iter().map(|s| s.name()).collect::<Vec<_>>()
+            )
+        });
+    let prediction = spans
+        .iter()
+        .find(|span| span.name() == "predict iris" && span.is_child_of(request))
+        .expect("the prediction span is a child of the request span");
+    assert_eq!(prediction.attr_str("ml.model.version"), Some("1.0.0"));
+    assert!(
+        spans
+            .iter()
+            .any(|span| span.attr_str("ml.stage") == Some("preprocess")),
+        "a preprocess stage span"
+    );
+    let refused = spans
+        .iter()
+        .find(|span| {
+            span.name() == "POST /v1/predict"
+                && span.attr_i64("http.response.status_code") == Some(400)
+        })
+        .expect("the refused request's span");
+    assert_eq!(refused.attr_str("error.type"), Some("invalid_features"));
+}
