@@ -25,6 +25,7 @@ mod http;
 mod raw_http;
 mod received;
 mod receiver;
+mod service_process;
 mod store;
 #[cfg(test)]
 mod testutil;
@@ -40,6 +41,7 @@ pub use received::{
     attr_bool, attr_f64, attr_i64, attr_str, find_point, hex, number_f64, number_i64,
 };
 pub use receiver::{OtlpReceiver, Protocol};
+pub use service_process::ServiceProcess;
 pub use store::{Payload, RecordedRequest, Rejection, Signal};
 
 /// A loopback port that was free a moment ago, for a receiver that starts later (or never:

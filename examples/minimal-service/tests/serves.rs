@@ -2,57 +2,23 @@
 //! an in-process receiver. It answers predictions and bad input, serves every operational
 //! route, and on SIGTERM finishes and flushes its spans before exiting.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use mlotel_tests::{OtlpReceiver, RawResponse, raw_request};
+use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, raw_request};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Kills the service if the test fails half-way.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on a free port and reads its address from the `listening on` log line.
-fn start(receiver: &OtlpReceiver) -> (Service, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minimal-service"))
+/// Starts the binary on a free port.
+fn start(receiver: &OtlpReceiver) -> ServiceProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minimal-service"));
+    command
         .env("PORT", "0")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the example starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let service = Service(child);
-    let (sender, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line
-                .split("listening on http://")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-            {
-                let _ = sender.send(address.to_owned());
-            }
-        }
-    });
-    let address = addresses
-        .recv_timeout(WAIT)
-        .expect("the service logs `listening on ...`")
-        .parse()
-        .expect("a socket address");
-    (service, address)
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "500");
+    ServiceProcess::spawn(command, WAIT)
 }
 
 fn json(response: &RawResponse) -> Value {
@@ -63,7 +29,8 @@ fn json(response: &RawResponse) -> Value {
 #[test]
 fn the_example_serves_predictions_operational_routes_and_flushes_on_sigterm() {
     let receiver = OtlpReceiver::grpc();
-    let (mut service, address) = start(&receiver);
+    let mut service = start(&receiver);
+    let address = service.address();
     let request = |method: &str, path: &str, body: &str| {
         raw_request(
             address,
@@ -121,23 +88,7 @@ fn the_example_serves_predictions_operational_routes_and_flushes_on_sigterm() {
 
     // SIGTERM: actix stops accepting, finishes, then main shuts telemetry down and flushes
     // the spans still waiting in the batch processor (its 5 s delay has not passed).
-    let pid = service.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status();
-    assert!(
-        killed.is_ok_and(|status| status.success()),
-        "kill -TERM {pid}"
-    );
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = service.0.try_wait().expect("waits on the child") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running {WAIT:?} after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = service.terminate(WAIT);
     assert!(status.success(), "exit status {status}");
     let spans = receiver.spans();
     let request_span = spans

@@ -3,60 +3,24 @@
 //! every error of its table, the spans it sends, `/api/summary` against
 //! `/health/detailed`, and a graceful stop on SIGTERM that flushes the spans.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mlotel_tests::{OtlpReceiver, RawResponse, raw_request};
+use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, raw_request};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 const ROW: &str = "[5.1, 3.5, 1.4, 0.2]";
 
-/// Kills the service if a test fails half-way.
-struct Service {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts the binary with `args` on a free port and waits until it is ready.
-fn start(receiver: &OtlpReceiver, args: &[&str]) -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_predictor"))
+fn start(receiver: &OtlpReceiver, args: &[&str]) -> ServiceProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
+    command
         .args(args)
         .env("PORT", "0")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the predictor starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (sender, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line
-                .split("listening on http://")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-            {
-                let _ = sender.send(address.to_owned());
-            }
-        }
-    });
-    let address = addresses
-        .recv_timeout(WAIT)
-        .expect("the service logs `listening on ...`")
-        .parse()
-        .expect("a socket address");
-    let service = Service { child, address };
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    let service = ServiceProcess::spawn(command, WAIT);
     let deadline = Instant::now() + WAIT;
     while get(&service, "/health/ready").status != 200 {
         assert!(Instant::now() < deadline, "not ready in {WAIT:?}");
@@ -65,14 +29,14 @@ fn start(receiver: &OtlpReceiver, args: &[&str]) -> Service {
     service
 }
 
-fn get(service: &Service, path: &str) -> RawResponse {
-    raw_request(service.address, "GET", path, &[], b"", WAIT)
+fn get(service: &ServiceProcess, path: &str) -> RawResponse {
+    raw_request(service.address(), "GET", path, &[], b"", WAIT)
 }
 
-fn post(service: &Service, path: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
+fn post(service: &ServiceProcess, path: &str, headers: &[(&str, &str)], body: &str) -> RawResponse {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
-    raw_request(service.address, "POST", path, &all, body.as_bytes(), WAIT)
+    raw_request(service.address(), "POST", path, &all, body.as_bytes(), WAIT)
 }
 
 fn json_of(response: &RawResponse) -> Value {
@@ -311,7 +275,7 @@ fn every_bad_input_gets_its_4xx_and_json_error() {
         );
     }
     let wrong_type = raw_request(
-        service.address,
+        service.address(),
         "POST",
         "/v2/predict",
         &[("Content-Type", "text/plain")],
@@ -389,20 +353,7 @@ fn spans_summary_and_a_graceful_stop() {
 
     // SIGTERM: in-flight work finishes, telemetry is flushed (the batch processor's 5 s
     // delay has not passed), the process exits 0.
-    let pid = service.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status();
-    assert!(killed.is_ok_and(|status| status.success()));
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = service.child.try_wait().expect("waits on the child") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running {WAIT:?} after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = service.terminate(WAIT);
     assert!(status.success(), "exit status {status}");
     let spans = receiver.spans();
     let request = spans

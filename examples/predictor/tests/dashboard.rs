@@ -4,14 +4,13 @@
 //! the screenshot docs/dashboard.png. Needs `chromium` (scripts/test.sh installs it).
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mlotel_tests::{OtlpReceiver, RawResponse, raw_request};
+use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, raw_request};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -21,51 +20,18 @@ const TO_V2: usize = 5;
 const BAD_REQUESTS: usize = 3;
 const JAEGER: &str = "http://localhost:16686/";
 
-/// Kills the service if the test fails half-way.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on a free port and reads its address from the `listening on` log line.
-fn start(receiver: &OtlpReceiver) -> (Service, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_predictor"))
+/// Starts the binary on a free port.
+fn start(receiver: &OtlpReceiver) -> ServiceProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
+    command
         .env("PORT", "0")
         .env("WORKERS", "2")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("JAEGER_URL", JAEGER)
         .env_remove("GRAFANA_URL")
-        .env("RUST_LOG", "warn,predictor=info,mlotel_actix=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the predictor starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let service = Service(child);
-    let (sender, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let address: String = rest
-                    .chars()
-                    .take_while(|c| *c != '"' && !c.is_whitespace())
-                    .collect();
-                let _ = sender.send(address);
-            }
-        }
-    });
-    let address = addresses
-        .recv_timeout(WAIT)
-        .expect("the predictor logs `listening on http://...`");
-    let address = address
-        .parse()
-        .unwrap_or_else(|error| panic!("{address:?} is not a socket address: {error}"));
-    (service, address)
+        .env("RUST_LOG", "warn,predictor=info,mlotel_actix=info");
+    ServiceProcess::spawn(command, WAIT)
 }
 
 fn json(response: &RawResponse) -> Value {
@@ -386,7 +352,8 @@ fn model<'a>(document: &'a Value, version: &str) -> &'a Value {
 fn the_live_page_shows_what_the_service_reports() {
     let started = Instant::now();
     let receiver = OtlpReceiver::grpc();
-    let (_service, address) = start(&receiver);
+    let service = start(&receiver);
+    let address = service.address();
     let url = format!("http://{address}/");
 
     let deadline = Instant::now() + WAIT;
