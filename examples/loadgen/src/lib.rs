@@ -44,19 +44,23 @@ pub enum Scenario {
     /// Like `steady`, with a share of bad requests cycling through the contract's error cases.
     Errors,
     /// Like `steady`, with a share of requests carrying `X-Debug-Delay-Ms` (the service must
-    /// run with `--allow-debug-delay`).
+    /// run with `--allow-debug-headers`).
     Spike,
+    /// Like `steady`, with a share of requests carrying `X-Debug-Fail`: the model call fails
+    /// and the service answers 500 (it must run with `--allow-debug-headers`).
+    Faults,
     /// Alternates `POST /v1/predict` and `POST /v2/predict`.
     Ab,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Steady,
         Scenario::Drift,
         Scenario::Errors,
         Scenario::Spike,
+        Scenario::Faults,
         Scenario::Ab,
     ];
 
@@ -67,6 +71,7 @@ impl Scenario {
             Scenario::Drift => "drift",
             Scenario::Errors => "errors",
             Scenario::Spike => "spike",
+            Scenario::Faults => "faults",
             Scenario::Ab => "ab",
         }
     }
@@ -81,7 +86,7 @@ impl FromStr for Scenario {
             .find(|scenario| scenario.name() == name)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, ab)"
+                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab)"
                 ))
             })
     }
@@ -116,6 +121,8 @@ pub struct Config {
     pub delay_ms: u64,
     /// `spike`: share of requests that ask for it.
     pub delay_share: f64,
+    /// `faults`: share of requests that ask for a failed model call.
+    pub fault_share: f64,
     /// Connect, read and write timeout of every request.
     pub timeout: Duration,
 }
@@ -136,6 +143,7 @@ impl Default for Config {
             error_share: 0.2,
             delay_ms: 300,
             delay_share: 0.1,
+            fault_share: 0.2,
             timeout: Duration::from_secs(10),
         }
     }
@@ -155,9 +163,12 @@ SCENARIOS (--scenario, default steady)
            (malformed JSON, wrong feature count, string value, empty batch, unknown version,
            unknown model, no instances, not JSON, unknown X-Model-Version, batch too large)
   spike    steady, with --delay-share requests carrying X-Debug-Delay-Ms: --delay-ms.
-           The service honours it only when started with --allow-debug-delay
-           (ALLOW_DEBUG_DELAY=true); the summary says when it did not. A delayed request
+           The service honours it only when started with --allow-debug-headers
+           (ALLOW_DEBUG_HEADERS=true); the summary says when it did not. A delayed request
            holds its worker: raise --concurrency to keep --rate through the spike
+  faults   steady, with --fault-share requests carrying X-Debug-Fail: the model call fails
+           and the service answers 500 model_failure (also only with --allow-debug-headers;
+           the summary says when it did not)
   ab       alternates POST /v1/predict (1.0.0) and POST /v2/predict (2.0.0)
 
 OPTIONS
@@ -173,6 +184,7 @@ OPTIONS
   --error-share X         errors: share of bad requests   [0.2]
   --delay-ms N            spike: X-Debug-Delay-Ms value   [300]
   --delay-share X         spike: share of delayed requests   [0.1]
+  --fault-share X         faults: share of requests asking for a failure   [0.2]
   --timeout S             per-request timeout, seconds   [10]
   -h, --help              this text
 
@@ -243,6 +255,7 @@ impl Config {
                 "--error-share" => config.error_share = number(&flag, &value)?,
                 "--delay-ms" => config.delay_ms = number(&flag, &value)?,
                 "--delay-share" => config.delay_share = number(&flag, &value)?,
+                "--fault-share" => config.fault_share = number(&flag, &value)?,
                 "--timeout" => {
                     let seconds: f64 = number(&flag, &value)?;
                     config.timeout = Duration::from_secs_f64(seconds);
@@ -278,6 +291,7 @@ impl Config {
         for (name, share) in [
             ("--error-share", self.error_share),
             ("--delay-share", self.delay_share),
+            ("--fault-share", self.fault_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
                 return Err(Error::Usage(format!("{name} must be between 0 and 1")));
@@ -396,6 +410,10 @@ pub struct Summary {
     pub delayed: u64,
     /// `spike`: of those, answered sooner than the delay asked for.
     pub delayed_fast: u64,
+    /// `faults`: requests that asked for a failed model call.
+    pub faulted: u64,
+    /// `faults`: of those, answered 500 `model_failure` as asked.
+    pub faulted_failed: u64,
     /// Median latency of answered requests, milliseconds.
     pub p50_ms: f64,
     /// 99th percentile latency of answered requests, milliseconds.
@@ -449,6 +467,13 @@ impl fmt::Display for Summary {
                 f,
                 "delayed           {} ({} answered faster than the delay)",
                 self.delayed, self.delayed_fast
+            )?;
+        }
+        if self.scenario == Some(Scenario::Faults) {
+            writeln!(
+                f,
+                "faults asked      {} ({} answered 500 model_failure)",
+                self.faulted, self.faulted_failed
             )?;
         }
         writeln!(
@@ -526,6 +551,8 @@ struct Planned {
     /// What the contract says comes back, for a bad request.
     expect_error: Option<ErrorCase>,
     delayed: bool,
+    /// `faults`: asked for a failed model call.
+    faulted: bool,
 }
 
 fn plan(
@@ -551,6 +578,7 @@ fn plan(
             rows: 0,
             expect_error: Some(case),
             delayed: false,
+            faulted: false,
         };
     }
     let mut shift = [0.0; 4];
@@ -576,6 +604,11 @@ fn plan(
     if delayed {
         headers.push(("X-Debug-Delay-Ms", config.delay_ms.to_string()));
     }
+    let faulted =
+        config.scenario == Scenario::Faults && scenario::pick(index, config.fault_share).is_some();
+    if faulted {
+        headers.push(("X-Debug-Fail", "true".to_owned()));
+    }
     Planned {
         path,
         headers,
@@ -583,6 +616,7 @@ fn plan(
         rows: rows.len() as u64,
         expect_error: None,
         delayed,
+        faulted,
     }
 }
 
@@ -611,6 +645,9 @@ fn record(
     summary.sent += 1;
     if planned.delayed {
         summary.delayed += 1;
+    }
+    if planned.faulted {
+        summary.faulted += 1;
     }
     let response = match result {
         Ok(response) => response,
@@ -649,6 +686,11 @@ fn record(
         }
         _ => {
             summary.server_errors += 1;
+            if planned.faulted && error_type(&response.body, status) == "model_failure" {
+                summary.faulted_failed += 1;
+            } else {
+                unexpected = Some(format!("{} prediction: {status}", planned.path));
+            }
         }
     }
     if let Some(example) = unexpected {
@@ -779,6 +821,8 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
         summary.unexpected += part.unexpected;
         summary.delayed += part.delayed;
         summary.delayed_fast += part.delayed_fast;
+        summary.faulted += part.faulted;
+        summary.faulted_failed += part.faulted_failed;
         for example in part.unexpected_examples {
             if summary.unexpected_examples.len() < 5
                 && !summary.unexpected_examples.contains(&example)
@@ -801,9 +845,16 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
     if summary.delayed > 0 && summary.delayed_fast == summary.delayed {
         summary.notes.push(format!(
             "every delayed request came back faster than {} ms: start the service with \
-             --allow-debug-delay (ALLOW_DEBUG_DELAY=true)",
+             --allow-debug-headers (ALLOW_DEBUG_HEADERS=true)",
             config.delay_ms
         ));
+    }
+    if summary.faulted > 0 && summary.faulted_failed == 0 {
+        summary.notes.push(
+            "no request asking for a failure got 500 model_failure: start the service with \
+             --allow-debug-headers (ALLOW_DEBUG_HEADERS=true)"
+                .to_owned(),
+        );
     }
     if summary.transport_errors == summary.sent && summary.sent > 0 {
         summary

@@ -24,8 +24,9 @@ fn help_bad_flags_and_an_unreachable_service() {
         "drift",
         "errors",
         "spike",
+        "faults",
         "ab",
-        "--allow-debug-delay",
+        "--allow-debug-headers",
     ] {
         assert!(stdout.contains(scenario), "{scenario}: {stdout}");
     }

@@ -274,7 +274,29 @@ fn spike_notes_that_the_delay_was_ignored() {
         summary
             .notes
             .iter()
-            .any(|note| note.contains("--allow-debug-delay")),
+            .any(|note| note.contains("--allow-debug-headers")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn faults_are_asked_for_at_the_share_and_noted_when_ignored() {
+    let mock = mock(0);
+    let summary = loadgen::run(&Config {
+        fault_share: 0.25,
+        ..config(&mock, Scenario::Faults, 40)
+    })
+    .expect("runs");
+    assert_eq!(
+        (summary.faulted, summary.faulted_failed, summary.server_errors),
+        (10, 0, 0),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|note| note.contains("--allow-debug-headers")),
         "{summary}"
     );
 }

@@ -16,8 +16,10 @@ use crate::recent::Recent;
 
 /// Request and response header naming the model version.
 pub(crate) const VERSION_HEADER: &str = "x-model-version";
-/// Request header asking for a slower prediction (with `--allow-debug-delay`).
+/// Request header asking for a slower prediction (with `--allow-debug-headers`).
 pub(crate) const DELAY_HEADER: &str = "x-debug-delay-ms";
+/// Request header asking for a failed model call (with `--allow-debug-headers`).
+pub(crate) const FAIL_HEADER: &str = "x-debug-fail";
 
 /// What every worker shares.
 #[derive(Debug)]
@@ -25,7 +27,7 @@ pub(crate) struct AppState {
     pub(crate) models: Models,
     pub(crate) split: f64,
     pub(crate) max_batch: usize,
-    pub(crate) allow_debug_delay: bool,
+    pub(crate) allow_debug_headers: bool,
     pub(crate) jaeger_url: Option<String>,
     pub(crate) grafana_url: Option<String>,
     /// The health endpoints' own `Health`: `/api/summary` reports its numbers.
@@ -44,7 +46,7 @@ impl AppState {
         models: Models,
         split: f64,
         max_batch: usize,
-        allow_debug_delay: bool,
+        allow_debug_headers: bool,
         jaeger_url: Option<String>,
         grafana_url: Option<String>,
         health: Health,
@@ -54,7 +56,7 @@ impl AppState {
             models,
             split,
             max_batch,
-            allow_debug_delay,
+            allow_debug_headers,
             jaeger_url,
             grafana_url,
             health,
@@ -226,50 +228,83 @@ fn preprocess(body: &str, form: Form, max_batch: usize) -> Result<Vec<[f64; 4]>,
         .collect()
 }
 
+/// What the debug headers asked of one prediction (`--allow-debug-headers`).
+#[derive(Debug, Clone, Copy, Default)]
+struct DebugRequest {
+    /// `X-Debug-Delay-Ms`, at most 2 s.
+    delay: Option<Duration>,
+    /// `X-Debug-Fail`: the model call fails.
+    fail: bool,
+}
+
+/// A failed model call. The demo's model cannot fail by itself: only `X-Debug-Fail` makes
+/// it, so that the failure path (500, `error.type`, alerts) can be exercised.
+#[derive(Debug)]
+struct ModelFailure;
+
+impl mlotel::ErrorType for ModelFailure {
+    fn error_type(&self) -> &'static str {
+        "model_failure"
+    }
+}
+
+impl std::fmt::Display for ModelFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the model call failed (asked for by X-Debug-Fail)")
+    }
+}
+
 #[instrument_ml(model = "iris", version = "1.0.0", batch, features = rows)]
 async fn predict_v1(
     classifier: &Classifier,
     rows: &[[f64; 4]],
-    delay: Option<Duration>,
-) -> Vec<[f64; 3]> {
-    score(classifier, rows, delay).await
+    debug: DebugRequest,
+) -> Result<Vec<[f64; 3]>, ModelFailure> {
+    score(classifier, rows, debug).await
 }
 
 #[instrument_ml(model = "iris", version = "2.0.0", batch, features = rows)]
 async fn predict_v2(
     classifier: &Classifier,
     rows: &[[f64; 4]],
-    delay: Option<Duration>,
-) -> Vec<[f64; 3]> {
-    score(classifier, rows, delay).await
+    debug: DebugRequest,
+) -> Result<Vec<[f64; 3]>, ModelFailure> {
+    score(classifier, rows, debug).await
 }
 
-/// The model's work, plus the debug delay (inside the prediction span).
+/// The model's work, plus what the debug headers asked for (inside the prediction span).
 async fn score(
     classifier: &Classifier,
     rows: &[[f64; 4]],
-    delay: Option<Duration>,
-) -> Vec<[f64; 3]> {
-    if let Some(delay) = delay {
+    debug: DebugRequest,
+) -> Result<Vec<[f64; 3]>, ModelFailure> {
+    if let Some(delay) = debug.delay {
         actix_web::rt::time::sleep(delay).await;
     }
-    classifier.probabilities(rows)
+    if debug.fail {
+        return Err(ModelFailure);
+    }
+    Ok(classifier.probabilities(rows))
 }
 
-/// The `X-Debug-Delay-Ms` asked for, when the flag allows it (at most 2 s).
-fn debug_delay(state: &AppState, request: &HttpRequest) -> Option<Duration> {
-    if !state.allow_debug_delay {
-        return None;
+/// What the debug headers ask for, when the flag allows them.
+fn debug_request(state: &AppState, request: &HttpRequest) -> DebugRequest {
+    if !state.allow_debug_headers {
+        return DebugRequest::default();
     }
-    let millis: u64 = request
-        .headers()
-        .get(DELAY_HEADER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_millis(millis).min(MAX_DEBUG_DELAY))
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    DebugRequest {
+        delay: header(DELAY_HEADER)
+            .and_then(|text| text.parse().ok())
+            .map(|millis| Duration::from_millis(millis).min(MAX_DEBUG_DELAY)),
+        fail: header(FAIL_HEADER).is_some_and(|text| matches!(text, "1" | "true" | "yes")),
+    }
 }
 
 /// Preprocesses, predicts with `version` and answers.
@@ -281,12 +316,15 @@ async fn serve(
     form: Form,
 ) -> Result<HttpResponse, ApiError> {
     let rows = preprocess(body.get(), form, state.max_batch).map_err(|rejected| rejected.0)?;
-    let delay = debug_delay(state, request);
+    let debug = debug_request(state, request);
     let classifier = state.models.get(version);
     let scored = match version {
-        Version::V1 => predict_v1(classifier, &rows, delay).await,
-        Version::V2 => predict_v2(classifier, &rows, delay).await,
-    };
+        Version::V1 => predict_v1(classifier, &rows, debug).await,
+        Version::V2 => predict_v2(classifier, &rows, debug).await,
+    }
+    .map_err(|failure| {
+        ApiError::internal_with_type(mlotel::ErrorType::error_type(&failure), failure)
+    })?;
     let mix = &state.class_mix[version.index()];
     let mut confidence_sum = 0.0;
     let predictions: Vec<Value> = scored

@@ -1,6 +1,7 @@
 //! Flags, each with an environment variable (docs/predictor.md, "Configuration").
 
 use std::net::ToSocketAddrs as _;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -42,12 +43,24 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) max_batch: u32,
 
-    /// Honour an `X-Debug-Delay-Ms` request header (at most 2000) on predictions: the
-    /// prediction waits that long, as a slow model would (the load generator's `spike`
-    /// scenario). Off by default: never turn it on where clients are not trusted.
-    #[arg(long, env = "ALLOW_DEBUG_DELAY",
+    /// Honour the debug request headers on predictions: `X-Debug-Delay-Ms` (at most 2000)
+    /// makes the prediction wait that long, as a slow model would (the load generator's
+    /// `spike` scenario); `X-Debug-Fail: true` makes the model call fail, answered 500
+    /// `model_failure` (the `faults` scenario). Off by default: never turn it on where
+    /// clients are not trusted.
+    #[arg(long, env = "ALLOW_DEBUG_HEADERS",
           value_parser = clap::builder::BoolishValueParser::new())]
-    pub(crate) allow_debug_delay: bool,
+    pub(crate) allow_debug_headers: bool,
+
+    /// The drift window: each model version's recent inputs and outputs compared with its
+    /// training data (`30s`, `5m`, `1h`; 1 s to 24 h).
+    #[arg(long, env = "DRIFT_WINDOW", default_value = "5m", value_parser = parse_window)]
+    pub(crate) drift_window: Duration,
+
+    /// Below this many predictions in the drift window no drift is reported.
+    #[arg(long, env = "DRIFT_MIN_OBSERVATIONS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) drift_min_observations: u64,
 
     /// Jaeger UI address, linked from the live page (e.g. http://localhost:16686).
     #[arg(long, env = "JAEGER_URL", value_parser = parse_url)]
@@ -67,6 +80,16 @@ fn parse_share(text: &str) -> Result<f64, String> {
         Ok(share)
     } else {
         Err(format!("{text} is not a share from 0 to 1"))
+    }
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    let window = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration such as 30s or 5m: {error}"))?;
+    if (Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&window) {
+        Ok(window)
+    } else {
+        Err(format!("{text} is outside 1s..24h"))
     }
 }
 
@@ -114,6 +137,9 @@ mod tests {
             parse_url("http://localhost:16686/"),
             Ok("http://localhost:16686".to_owned())
         );
+        assert_eq!(parse_window("30s"), Ok(Duration::from_secs(30)));
+        assert!(parse_window("0s").is_err());
+        assert!(parse_window("soon").is_err());
         assert!(parse_host("127.0.0.1").is_ok());
         assert!(parse_host("not a host").is_err());
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use linfa::prelude::*;
 use linfa_logistic::{MultiFittedLogisticRegression, MultiLogisticRegression};
 use mlotel::Model;
+use mlotel::drift::Window;
 use mlotel::drift::reference::{FitOptions, Reference};
 use ndarray::{Array1, Array2};
 
@@ -166,8 +167,15 @@ pub(crate) fn argmax(probabilities: &[f64; 3]) -> (usize, f64) {
         )
 }
 
+/// How each version's drift is watched (`--drift-window`, `--drift-min-observations`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DriftWatch {
+    pub(crate) window: Duration,
+    pub(crate) min_observations: u64,
+}
+
 /// Trains both versions and registers each with mlotel (loaded, with its load time).
-pub(crate) fn train() -> Result<Models, String> {
+pub(crate) fn train(drift: DriftWatch) -> Result<Models, String> {
     let dataset = linfa_datasets::iris();
     let records = dataset.records().to_owned();
     let targets = dataset.targets().to_owned();
@@ -230,6 +238,8 @@ pub(crate) fn train() -> Result<Models, String> {
             .labels(LABELS)
             .features(FEATURES)
             .reference(reference)
+            .drift_window(Window::time(drift.window))
+            .drift_min_observations(drift.min_observations)
             .try_register()
             .map_err(|error| format!("registering iris {}: {error}", version.as_str()))?;
         model.set_load_duration(started.elapsed());

@@ -74,7 +74,11 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
         .install()
         .map_err(Failure::config)?;
 
-    let models = iris::train().map_err(Failure::runtime)?;
+    let models = iris::train(iris::DriftWatch {
+        window: args.drift_window,
+        min_observations: args.drift_min_observations,
+    })
+    .map_err(Failure::runtime)?;
     for version in iris::Version::ALL {
         let classifier = models.get(version);
         tracing::info!(
@@ -105,7 +109,7 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
         models,
         args.split,
         args.max_batch as usize,
-        args.allow_debug_delay,
+        args.allow_debug_headers,
         args.jaeger_url.clone(),
         args.grafana_url.clone(),
         health,

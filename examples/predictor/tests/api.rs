@@ -388,3 +388,54 @@ fn spans_summary_and_a_graceful_stop() {
         .expect("the refused request's span");
     assert_eq!(refused.attr_str("error.type"), Some("invalid_features"));
 }
+
+#[test]
+fn debug_headers_are_honoured_only_when_allowed() {
+    let receiver = OtlpReceiver::grpc();
+    let row = format!(r#"{{"features": {ROW}}}"#);
+    let fail = [("X-Debug-Fail", "true")];
+
+    // Off by default: a client cannot make the service fail.
+    let guarded = start(&receiver, &[]);
+    assert_eq!(post(&guarded, "/v1/predict", &fail, &row).status, 200);
+    drop(guarded);
+
+    let service = start(&receiver, &["--allow-debug-headers"]);
+    let failed = post(&service, "/v1/predict", &fail, &row);
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert_eq!(json_of(&failed)["error"]["type"], "model_failure");
+    // The failure is the model call's: counted as an errored prediction of 1.0.0.
+    let metrics = get(&service, "/metrics").body;
+    assert!(
+        metrics.lines().any(|line| {
+            line.starts_with("ml_prediction_duration_seconds_count{")
+                && line.contains(r#"error_type="model_failure""#)
+                && line.contains(r#"ml_model_version="1.0.0""#)
+                && line.ends_with(" 1")
+        }),
+        "no errored prediction in /metrics"
+    );
+    // Only the asked-for request fails, and a delay is honoured.
+    assert_eq!(post(&service, "/v1/predict", &[], &row).status, 200);
+    let begun = Instant::now();
+    let delayed = post(
+        &service,
+        "/v2/predict",
+        &[("X-Debug-Delay-Ms", "300")],
+        &row,
+    );
+    assert_eq!(delayed.status, 200);
+    assert!(begun.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn bad_drift_flags_are_refused_with_the_reason() {
+    let output = Command::new(env!("CARGO_BIN_EXE_predictor"))
+        .args(["--drift-window", "0s", "--port", "0"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--drift-window"), "{stderr}");
+    assert!(stderr.contains("outside 1s..24h"), "{stderr}");
+}
