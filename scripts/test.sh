@@ -63,3 +63,8 @@ step "HTTP load script (smoke)"
 # 2 s of wrk per mode (bare, mlotel, otel-actix), one round: fails if a mode serves no
 # request, answers a non-2xx or exports no span. Not a measurement (see docs/performance.md).
 scripts/http-load.sh --duration 2 --rounds 1 --no-memory
+
+step "the observability stack end to end: predictor, Prometheus with the rules, Alertmanager, webhook (scripts/stack_e2e.py)"
+# Real Prometheus (scraping /metrics, evaluating deploy/prometheus/rules) and Alertmanager
+# (deploy/alertmanager routing and inhibition); about 2 minutes.
+python3 scripts/stack_e2e.py
