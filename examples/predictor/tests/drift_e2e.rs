@@ -6,28 +6,18 @@
 //! A `steady` run against a fresh service detects nothing.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use loadgen::{Config, Scenario};
+use mlotel_tests::{ServiceProcess, raw_request};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 const VERSIONS: [&str; 2] = ["1.0.0", "2.0.0"];
 const SHIFTED: [&str; 2] = ["petal_length", "petal_width"];
 const UNSHIFTED: [&str; 2] = ["sepal_length", "sepal_width"];
-
-/// Kills the service when the test ends, passed or not.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A port nothing listens on, for the OTLP endpoint: exports fail and are counted, which the
 /// service must shrug off.
@@ -36,10 +26,10 @@ fn unused_port() -> u16 {
     listener.local_addr().expect("an address").port()
 }
 
-/// Starts the binary on a free port, reads its address from the `listening on` log line and
-/// waits for `/health/ready` (both versions trained).
-fn start() -> (Service, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_predictor"))
+/// Starts the binary on a free port and waits for `/health/ready` (both versions trained).
+fn start() -> (ServiceProcess, SocketAddr) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
+    command
         .env("PORT", "0")
         .env("HOST", "127.0.0.1")
         .env("WORKERS", "2")
@@ -47,31 +37,9 @@ fn start() -> (Service, SocketAddr) {
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{}", unused_port()),
         )
-        .env("RUST_LOG", "warn,predictor=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the predictor starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let service = Service(child);
-    let (sender, addresses) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Keeps reading to the end so the service never blocks on a full pipe.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line
-                .split("listening on http://")
-                .nth(1)
-                .and_then(|rest| rest.split(['"', ' ']).next())
-            {
-                let _ = sender.send(address.to_owned());
-            }
-        }
-    });
-    let address: SocketAddr = addresses
-        .recv_timeout(WAIT)
-        .expect("the service logs `listening on http://...`")
-        .parse()
-        .expect("a socket address");
+        .env("RUST_LOG", "warn,predictor=info");
+    let service = ServiceProcess::spawn(command, WAIT);
+    let address = service.address();
     let deadline = Instant::now() + WAIT;
     while get(address, "/health/ready").0 != 200 {
         assert!(Instant::now() < deadline, "not ready after {WAIT:?}");
@@ -80,52 +48,10 @@ fn start() -> (Service, SocketAddr) {
     (service, address)
 }
 
-/// `GET path` on a fresh connection; `(status, body)`, `(0, error)` when nothing answers.
+/// `GET path` on a fresh connection: `(status, body)`.
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let exchange = || -> std::io::Result<(u16, String)> {
-        let mut stream = TcpStream::connect_timeout(&address, WAIT)?;
-        stream.set_read_timeout(Some(WAIT))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        let chunked = head.lines().any(|line| {
-            line.to_ascii_lowercase()
-                .starts_with("transfer-encoding: chunked")
-        });
-        Ok((
-            status,
-            if chunked {
-                dechunk(body)
-            } else {
-                body.to_owned()
-            },
-        ))
-    };
-    exchange().unwrap_or_else(|error| (0, error.to_string()))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size =
-            usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+    let response = raw_request(address, "GET", path, &[], b"", WAIT);
+    (response.status, response.body)
 }
 
 /// One sample of the Prometheus text exposition.
