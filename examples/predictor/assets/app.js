@@ -6,7 +6,8 @@
 const SUMMARY_URL = "/api/summary";
 const POLL_MS = 2000;
 const FETCH_TIMEOUT_MS = 5000;
-const DRIFT_MIN_WINDOW = 500;
+// Until /api/summary says (drift_min_window), the library default.
+const DEFAULT_DRIFT_MIN_WINDOW = 500;
 const HISTORY_MS = 10 * 60 * 1000;
 const MIN_SPAN_MS = 60 * 1000;
 
@@ -194,11 +195,12 @@ function renderDrift(m) {
   }
   if (drift.length === 0) {
     const n = isNum(m.drift_window) ? m.drift_window : 0;
-    const pct = Math.min(100, (100 * n) / DRIFT_MIN_WINDOW);
+    const min = isNum(m.drift_min_window) && m.drift_min_window > 0 ? m.drift_min_window : DEFAULT_DRIFT_MIN_WINDOW;
+    const pct = Math.min(100, (100 * n) / min);
     return h("div", { class: "drift" }, h("h4", {}, "Feature drift"),
       h("p", { class: "drift-note" }, "collecting data (",
-        field(m, "drift-window", m.drift_window, fmtInt(n)), ` of ${DRIFT_MIN_WINDOW})`),
-      h("div", { class: "progress", role: "progressbar", "aria-label": "Drift window filled", "aria-valuemin": 0, "aria-valuemax": DRIFT_MIN_WINDOW, "aria-valuenow": n },
+        field(m, "drift-window", m.drift_window, fmtInt(n)), ` of ${fmtInt(min)})`),
+      h("div", { class: "progress", role: "progressbar", "aria-label": "Drift window filled", "aria-valuemin": 0, "aria-valuemax": min, "aria-valuenow": n },
         h("div", { style: `width: ${pct.toFixed(1)}%` })));
   }
   const rows = drift.map((d) =>

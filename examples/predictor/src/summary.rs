@@ -89,6 +89,7 @@ pub(crate) fn document(state: &AppState) -> Value {
                 "class_mix": class_mix,
                 "drift_status": report.drift_status,
                 "drift_window": drift_report.as_ref().map(|report| report.rows),
+                "drift_min_window": drift_report.as_ref().map(|report| report.min_observations),
                 "drift": drift,
             })
         })
