@@ -288,7 +288,11 @@ fn faults_are_asked_for_at_the_share_and_noted_when_ignored() {
     })
     .expect("runs");
     assert_eq!(
-        (summary.faulted, summary.faulted_failed, summary.server_errors),
+        (
+            summary.faulted,
+            summary.faulted_failed,
+            summary.server_errors
+        ),
         (10, 0, 0),
         "{summary}"
     );
