@@ -67,3 +67,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 FAST_FOR=10s deploy/prometheus/render-local.sh "$tmp" >/dev/null
 echo "local variant: ok"
+
+# Grafana dashboards: generated from deploy/grafana/generate.py (the committed JSON must be
+# what it writes), and linted: panel ids, queries, data sources, variables, metric names
+# documented in docs/metrics.md or recorded by the rules.
+python3 deploy/grafana/generate.py --check
+python3 scripts/dashboard_queries.py --check deploy/grafana/dashboards/*.json

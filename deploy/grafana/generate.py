@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Writes the three Grafana dashboards of deploy/grafana/dashboards from this one source.
+
+    python3 deploy/grafana/generate.py            # rewrite the JSON files
+    python3 deploy/grafana/generate.py --check    # exit 1 if a committed file is stale
+
+Why generated: the three dashboards share variables, units, thresholds and link shapes;
+writing ~2 000 lines of Grafana JSON by hand repeats them and lets them drift apart.
+The output is plain Grafana 11 JSON (schemaVersion 39), importable by hand (the
+`__inputs` entry asks for the Prometheus data source, DS_PROMETHEUS) and provisionable
+(a data-source variable of the same name resolves `${DS_PROMETHEUS}` in both cases).
+
+Metric names: docs/metrics.md (the Prometheus forms); recording rules:
+deploy/prometheus/rules/*.yml. Thresholds: docs/predictor.md (5 % / 10 % error rate),
+docs/drift.md (PSI 0.1 / 0.25), deploy/prometheus/rules/slo.yml (objectives).
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "dashboards")
+DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+
+# Label matchers every model query shares.
+MODEL = 'job="$job", ml_model_name="$model", ml_model_version=~"$version"'
+RATE = "$__rate_interval"
+
+GREEN, YELLOW, RED = "green", "yellow", "red"
+
+
+def steps(*pairs):
+    """Threshold steps: (value, colour) pairs, the first value None (base)."""
+    return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in pairs]}
+
+
+def target(expr, legend="", ref="A", instant=False, fmt=None):
+    t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend or "__auto"}
+    if instant:
+        t["instant"] = True
+        t["range"] = False
+    if fmt:
+        t["format"] = fmt
+    return t
+
+
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid, numbering them."""
+
+    def __init__(self):
+        self.panels, self.x, self.y, self.row_h, self.next_id = [], 0, 0, 0, 1
+
+    def row(self, title):
+        if self.x:
+            self.y += self.row_h
+        self.x, self.row_h = 0, 0
+        self.add({"type": "row", "title": title, "collapsed": False, "panels": []}, 24, 1)
+        self.x, self.y = 0, self.y + 1
+
+    def add(self, panel, w, h):
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel["id"] = self.next_id
+        panel["gridPos"] = {"x": self.x, "y": self.y, "w": w, "h": h}
+        self.next_id += 1
+        self.panels.append(panel)
+        self.x += w
+        self.row_h = max(self.row_h, h) if panel["type"] != "row" else 0
+
+
+def panel(kind, title, description, targets, unit=None, thresholds=None, links=None,
+          mappings=None, options=None, custom=None, transformations=None, minimum=None,
+          maximum=None):
+    defaults = {}
+    if unit:
+        defaults["unit"] = unit
+    if thresholds:
+        defaults["thresholds"] = thresholds
+    if mappings:
+        defaults["mappings"] = mappings
+    if custom:
+        defaults["custom"] = custom
+    if minimum is not None:
+        defaults["min"] = minimum
+    if maximum is not None:
+        defaults["max"] = maximum
+    p = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [dict(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)],
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options or {},
+    }
+    if links:
+        p["links"] = links
+    if transformations:
+        p["transformations"] = transformations
+    return p
+
+
+def timeseries(title, description, targets, unit=None, thresholds=None, links=None,
+               minimum=None, maximum=None, threshold_lines=False):
+    custom = {"lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+    if threshold_lines:
+        custom["thresholdsStyle"] = {"mode": "line+area" if threshold_lines == "area" else "line"}
+    return panel("timeseries", title, description, targets, unit, thresholds, links,
+                 custom=custom, minimum=minimum, maximum=maximum,
+                 options={"legend": {"displayMode": "table", "placement": "bottom",
+                                     "calcs": ["lastNotNull", "max"]},
+                          "tooltip": {"mode": "multi", "sort": "desc"}})
+
+
+def stat(title, description, targets, unit=None, thresholds=None, mappings=None, links=None):
+    return panel("stat", title, description, targets, unit, thresholds or steps((None, GREEN)),
+                 links, mappings, options={"reduceOptions": {"calcs": ["lastNotNull"]},
+                                           "colorMode": "background", "graphMode": "area"})
+
+
+def table(title, description, targets, transformations, unit=None, links=None):
+    return panel("table", title, description, targets, unit, links=links,
+                 transformations=transformations, options={"showHeader": True})
+
+
+def jaeger_link(title, operation, tags=None):
+    """A link to the Jaeger UI's search for this service and operation."""
+    url = "${jaeger_url}/search?service=${service}&operation=" + operation
+    if tags:
+        url += "&tags=" + tags
+    return {"title": title, "url": url, "targetBlank": True}
+
+
+def var_datasource():
+    return {"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
+            "query": "prometheus", "hide": 0, "current": {}, "options": [], "refresh": 1,
+            "regex": "", "description": "The Prometheus that scrapes the service."}
+
+
+def var_query(name, label, query, multi=False, description=""):
+    v = {"name": name, "label": label, "type": "query", "datasource": DS,
+         "query": {"query": query, "refId": f"{name}-variable"}, "definition": query,
+         "refresh": 2, "sort": 1, "hide": 0, "multi": multi, "includeAll": multi,
+         "current": {}, "options": [], "regex": "", "description": description}
+    if multi:
+        v["allValue"] = ".*"
+    return v
+
+
+def var_text(name, label, default, description):
+    return {"name": name, "label": label, "type": "textbox", "query": default, "hide": 0,
+            "current": {"text": default, "value": default},
+            "options": [{"selected": True, "text": default, "value": default}],
+            "description": description}
+
+
+def var_custom(name, label, values, description):
+    return {"name": name, "label": label, "type": "custom", "query": ",".join(values),
+            "hide": 0, "multi": False, "includeAll": False,
+            "current": {"text": values[0], "value": values[0]},
+            "options": [{"selected": i == 0, "text": v, "value": v} for i, v in enumerate(values)],
+            "description": description}
+
+
+JOB = var_query("job", "Job", "label_values(http_server_request_duration_seconds_count, job)",
+                description="The Prometheus scrape job of the service (job=\"predictor\" in the demo).")
+SERVICE = var_text("service", "Service (traces)", "predictor",
+                   "The service.name of the traces in Jaeger (OTEL_SERVICE_NAME).")
+JAEGER = var_text("jaeger_url", "Jaeger URL", "http://localhost:16686",
+                  "Where the Jaeger UI is, for the links to traces.")
+
+
+def dashboard(uid, title, description, tags, variables, layout, links_to):
+    return {
+        "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
+                      "pluginId": "prometheus", "pluginName": "Prometheus",
+                      "description": "The Prometheus that scrapes the service."}],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "11.0.0"},
+            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+            *[{"type": "panel", "id": k, "name": k, "version": ""}
+              for k in sorted({p["type"] for p in layout.panels if p["type"] != "row"})],
+        ],
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["mlotel", *tags],
+        "timezone": "browser",
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "10s",
+        "time": {"from": "now-30m", "to": "now"},
+        "schemaVersion": 39,
+        "version": 1,
+        "templating": {"list": [var_datasource(), *variables]},
+        "annotations": {"list": []},
+        "links": [{"title": t, "type": "link", "url": f"/d/{u}?${{__url_time_range}}&${{__all_variables}}",
+                   "targetBlank": False, "icon": "dashboard"} for t, u in links_to],
+        "panels": layout.panels,
+    }
+
+
+def service_overview():
+    job = 'job="$job"'
+    req = f"http_server_request_duration_seconds_count{{{job}}}"
+    lay = Layout()
+    lay.row("Now")
+    lay.add(stat("Up", "Prometheus's `up`: 1 when the last scrape of /metrics answered.",
+                 [target(f"min(up{{{job}}})", instant=True)],
+                 thresholds=steps((None, RED), (1, GREEN)),
+                 mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}]), 3, 4)
+    lay.add(stat("Uptime", "process.uptime of the oldest instance.",
+                 [target(f"max(process_uptime_seconds{{{job}}})", instant=True)], unit="s"), 3, 4)
+    lay.add(stat("Requests/s", "All routes, every status.",
+                 [target(f"sum(rate({req}[{RATE}]))")], unit="reqps"), 4, 4)
+    lay.add(stat("5xx error rate (5 m)", "Share of requests answered 5xx over 5 minutes "
+                 "(recording rule job:http_server_requests_5xx:ratio_rate5m). Yellow from 5 %, "
+                 "red from 10 % (the HighErrorRate alert fires above 5 % for 5 minutes).",
+                 [target(f"job:http_server_requests_5xx:ratio_rate5m{{{job}}}")], unit="percentunit",
+                 thresholds=steps((None, GREEN), (0.05, YELLOW), (0.1, RED))), 4, 4)
+    lay.add(stat("p95 latency", "95th percentile of http.server.request.duration, all routes.",
+                 [target(f"histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{{{job}}}[{RATE}])))")],
+                 unit="s", thresholds=steps((None, GREEN), (0.25, YELLOW), (0.5, RED))), 4, 4)
+    lay.add(stat("Active requests", "http.server.active_requests: requests being served now.",
+                 [target(f"sum(http_server_active_requests{{{job}}})")]), 3, 4)
+    lay.add(stat("Firing alerts", "Alerts firing in Prometheus for this job (0 when none).",
+                 [target(f'count(ALERTS{{alertstate="firing", {job}}}) or vector(0)')],
+                 thresholds=steps((None, GREEN), (1, RED))), 3, 4)
+
+    lay.row("Rate, errors, duration per route")
+    lay.add(timeseries("Requests/s by route", "http.server.request.duration count per route "
+                       "template (never the raw path: bounded cardinality).",
+                       [target(f"sum by (http_route) (rate({req}[{RATE}]))", "{{http_route}}")],
+                       unit="reqps", links=[jaeger_link("Requests in Jaeger", "")]), 12, 8)
+    lay.add(timeseries("Errors/s by route and status", "4xx (the client's) and 5xx (the "
+                       "service's) answers per route and status code.",
+                       [target(f'sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"[45].."}}[{RATE}]))',
+                               "{{http_route}} {{http_response_status_code}}")], unit="reqps"), 12, 8)
+    lay.add(timeseries("5xx ratio by route", "Share of each route's requests answered 5xx. "
+                       "Lines at 5 % and 10 %.",
+                       [target(f'(sum by (http_route) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"5.."}}[{RATE}])) '
+                               f'or sum by (http_route) (rate({req}[{RATE}])) * 0) / sum by (http_route) (rate({req}[{RATE}]))',
+                               "{{http_route}}")], unit="percentunit", minimum=0,
+                       thresholds=steps((None, GREEN), (0.05, YELLOW), (0.1, RED)), threshold_lines=True), 12, 8)
+    lay.add(timeseries("Latency by route (p50, p95, p99)", "Quantiles of "
+                       "http.server.request.duration, measured until the body is sent. Line at "
+                       "500 ms (the latency objective).",
+                       [target(f"histogram_quantile({q}, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{{{job}}}[{RATE}])))",
+                               f"p{int(q * 100)} {{{{http_route}}}}") for q in (0.5, 0.95, 0.99)],
+                       unit="s", thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 12, 8)
+    lay.add(timeseries("Errors by error.type", "Requests with an error.type (the JSON error's "
+                       "`type`, or the 5xx cause).",
+                       [target(f'sum by (error_type) (rate(http_server_request_duration_seconds_count{{{job}, error_type!=""}}[{RATE}]))',
+                               "{{error_type}}")], unit="reqps"), 12, 8)
+    lay.add(timeseries("Body sizes (p95)", "http.server.request.body.size and "
+                       "response.body.size, 95th percentile.",
+                       [target(f"histogram_quantile(0.95, sum by (le) (rate(http_server_{d}_body_size_bytes_bucket{{{job}}}[{RATE}])))", d)
+                        for d in ("request", "response")], unit="bytes"), 12, 8)
+
+    lay.row("Saturation")
+    lay.add(timeseries("CPU", "process.cpu.utilization (share of the CPUs available to the "
+                       "process) and system.cpu.utilization.",
+                       [target(f"process_cpu_utilization_ratio{{{job}}}", "process {{instance}}"),
+                        target(f"system_cpu_utilization_ratio{{{job}}}", "system {{instance}}")],
+                       unit="percentunit", minimum=0, maximum=1), 8, 8)
+    lay.add(timeseries("Memory", "process.memory.usage (resident) and system.memory.usage (used).",
+                       [target(f"process_memory_usage_bytes{{{job}}}", "process {{instance}}"),
+                        target(f'system_memory_usage_bytes{{{job}, system_memory_state="used"}}', "system used {{instance}}")],
+                       unit="bytes"), 8, 8)
+    lay.add(timeseries("Threads and in-flight requests", "process.thread.count and "
+                       "http.server.active_requests by method.",
+                       [target(f"process_thread_count{{{job}}}", "threads {{instance}}"),
+                        target(f"sum by (http_request_method) (http_server_active_requests{{{job}}})", "active {{http_request_method}}")]), 8, 8)
+
+    lay.row("Telemetry pipeline")
+    lay.add(timeseries("Exported per second (spans, metric points, logs)", "The SDK's exporter "
+                       "counters; series with an error_type are failures (TelemetryExportFailing).",
+                       [target(f'sum by (otel_component_type, error_type) (rate({{__name__=~"otel_sdk_exporter_(span|metric_data_point|log)_exported_total", {job}}}[{RATE}]))',
+                               "{{otel_component_type}} {{error_type}}")], unit="ops"), 12, 8)
+    lay.add(timeseries("Spans processed per second", "The batch span processor; error_type "
+                       "queue_full means spans dropped (TelemetrySpansDropped).",
+                       [target(f"sum by (otel_component_type, error_type) (rate(otel_sdk_processor_span_processed_total{{{job}}}[{RATE}]))",
+                               "{{otel_component_type}} {{error_type}}")], unit="ops"), 12, 8)
+    return dashboard("mlotel-service-overview", "mlotel / Service overview",
+                     "RED per route, saturation and the telemetry pipeline of a service "
+                     "instrumented with mlotel (docs/dashboards.md).", ["http"],
+                     [JOB, SERVICE, JAEGER], lay,
+                     [("Model quality", "mlotel-model-quality"), ("SLOs", "mlotel-slo")])
+
+
+def model_quality():
+    lay = Layout()
+    model_links = [jaeger_link("Predictions of ${model} in Jaeger", "predict%20${model}"),
+                   jaeger_link("Failed predictions of ${model} in Jaeger", "predict%20${model}",
+                               "%7B%22error%22%3A%22true%22%7D")]
+    ok = f'{MODEL}, ml_prediction_outcome="ok"'
+    preds = f"ml_predictions_total{{{MODEL}}}"
+    conf_mean = (f"sum by (ml_model_version) (rate(ml_prediction_confidence_ratio_sum{{{MODEL}}}[{RATE}])) / "
+                 f"sum by (ml_model_version) (rate(ml_prediction_confidence_ratio_count{{{MODEL}}}[{RATE}]))")
+    p95 = f"histogram_quantile(0.95, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))"
+    error_ratio = (f'(sum by (ml_model_version) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}])) '
+                   f"or sum by (ml_model_version) (rate({preds}[{RATE}])) * 0) / sum by (ml_model_version) (rate({preds}[{RATE}]))")
+
+    lay.row("Model")
+    lay.add(stat("Loaded", "ml.model.loaded per version: 0 while loading or after a failed "
+                 "load (ModelNotLoaded; /health/ready answers 503).",
+                 [target(f"max by (ml_model_version) (ml_model_loaded_ratio{{{MODEL}}})", "{{ml_model_version}}")],
+                 thresholds=steps((None, RED), (1, GREEN)),
+                 mappings=[{"type": "value", "options": {"0": {"text": "not loaded"}, "1": {"text": "loaded"}}}]), 6, 4)
+    lay.add(stat("Load time", "ml.model.load.duration per version.",
+                 [target(f"max by (ml_model_version) (ml_model_load_duration_seconds{{{MODEL}}})", "{{ml_model_version}}")],
+                 unit="s"), 6, 4)
+    lay.add(stat("Predictions/s", "Rows predicted per second, all versions.",
+                 [target(f"sum(rate({preds}[{RATE}]))")], unit="ops", links=model_links), 6, 4)
+    lay.add(stat("In flight", "ml.predictions.active: model calls running now.",
+                 [target(f"sum(ml_predictions_active{{{MODEL}}})")]), 6, 4)
+
+    lay.row("Traffic and latency")
+    lay.add(timeseries("Predictions/s by version and label", "ml.predictions by predicted "
+                       "label (ok outcomes): the class mix each version answers.",
+                       [target(f"sum by (ml_model_version, ml_prediction_label) (rate(ml_predictions_total{{{ok}}}[{RATE}]))",
+                               "{{ml_model_version}} {{ml_prediction_label}}")], unit="ops", links=model_links), 12, 8)
+    lay.add(timeseries("Failed predictions/s by version and error.type", "Outcomes error, "
+                       "panic and cancelled.",
+                       [target(f'sum by (ml_model_version, ml_prediction_outcome, error_type) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}]))',
+                               "{{ml_model_version}} {{ml_prediction_outcome}} {{error_type}}")], unit="ops",
+                       links=model_links), 12, 8)
+    lay.add(timeseries("Prediction latency by version (p50, p95, p99)", "ml.prediction.duration: "
+                       "the model call alone (no HTTP, no JSON). Line at 500 ms "
+                       "(HighPredictionLatency).",
+                       [target(f"histogram_quantile({q}, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))",
+                               f"p{int(q * 100)} {{{{ml_model_version}}}}") for q in (0.5, 0.95, 0.99)],
+                       unit="s", thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True,
+                       links=model_links), 24, 8)
+
+    lay.row("Confidence")
+    lay.add(panel("heatmap", "Confidence distribution", "ml.prediction.confidence histogram: "
+                  "how sure the model is, over time (all selected versions).",
+                  [target(f"sum by (le) (increase(ml_prediction_confidence_ratio_bucket{{{MODEL}}}[{RATE}]))",
+                          "{{le}}", fmt="heatmap")],
+                  options={"calculate": False, "yAxis": {"unit": "percentunit"},
+                           "color": {"scheme": "Blues", "mode": "scheme"},
+                           "cellGap": 1, "rowsFrame": {"layout": "auto"}}), 12, 8)
+    lay.add(timeseries("Mean confidence by version", "From the confidence histogram "
+                       "(sum / count) and, for models with a drift reference, the mean over the "
+                       "drift window. Line at 0.5 (LowPredictionConfidence).",
+                       [target(conf_mean, "{{ml_model_version}} (histogram)"),
+                        target(f"max by (ml_model_version) (ml_prediction_confidence_mean_ratio{{{MODEL}}})",
+                               "{{ml_model_version}} (drift window)")],
+                       unit="percentunit", thresholds=steps((None, RED), (0.5, GREEN)), threshold_lines=True), 6, 8)
+    lay.add(timeseries("Confidence change from reference", "Window mean confidence minus the "
+                       "mean on the reference data (a drop estimates an accuracy drop for a "
+                       "calibrated model).",
+                       [target(f"max by (ml_model_version) (ml_prediction_confidence_mean_change_ratio{{{MODEL}}})",
+                               "{{ml_model_version}}")], unit="percentunit"), 6, 8)
+
+    lay.row("Drift")
+    lay.add(timeseries("Feature drift ($method) by feature", "ml.feature.drift for the chosen "
+                       "method. PSI lines at 0.1 (moderate: FeatureDrift's default decision) and "
+                       "0.25 (major); for p-value methods low means drift.",
+                       [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method="$method"}})',
+                               "{{ml_model_version}} {{ml_feature_name}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 12, 9)
+    lay.add(panel("state-timeline", "Drift detected by feature", "ml.feature.drift.detected: "
+                  "mlotel's decision per feature (the method and threshold configured for the "
+                  "model). FeatureDrift fires after 15 minutes of 1.",
+                  [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_detected_ratio{{{MODEL}, ml_feature_name=~"$feature"}})',
+                          "{{ml_model_version}} {{ml_feature_name}}")],
+                  thresholds=steps((None, GREEN), (1, RED)),
+                  mappings=[{"type": "value", "options": {"0": {"text": "ok", "color": GREEN},
+                                                          "1": {"text": "drift", "color": RED}}}],
+                  options={"showValue": "never", "mergeValues": True}), 12, 9)
+    lay.add(panel("bargauge", "All methods, now", "Every distance per feature and method "
+                  "(p-values excluded), for the selected versions: PSI, Jensen-Shannon (base 2), "
+                  "Kolmogorov-Smirnov D, normalised Wasserstein, chi-square.",
+                  [target(f'max by (ml_feature_name, ml_drift_method) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method!~".*_pvalue"}})',
+                          "{{ml_feature_name}} {{ml_drift_method}}", instant=True)],
+                  thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)),
+                  options={"orientation": "horizontal", "displayMode": "gradient",
+                           "reduceOptions": {"calcs": ["lastNotNull"]}}), 8, 9)
+    lay.add(timeseries("Dataset drift share", "ml.dataset.drift_share: drifted features / "
+                       "features, per version.",
+                       [target(f"max by (ml_model_version) (ml_dataset_drift_share_ratio{{{MODEL}}})", "{{ml_model_version}}")],
+                       unit="percentunit", minimum=0, maximum=1,
+                       thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 8, 9)
+    lay.add(timeseries("Prediction drift (PSI)", "ml.prediction.drift of the predicted label "
+                       "mix and of the confidence against the predictions on the reference data "
+                       "(PredictionDrift at 0.1).",
+                       [target(f'max by (ml_model_version, ml_drift_signal) (ml_prediction_drift_ratio{{{MODEL}, ml_drift_method="psi"}})',
+                               "{{ml_model_version}} {{ml_drift_signal}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 8, 9)
+    lay.add(timeseries("Drift window", "ml.drift.window.observations: rows and predictions in "
+                       "the window. Below the minimum (500 by default) no drift is reported.",
+                       [target(f"max by (ml_model_version, ml_drift_signal) (ml_drift_window_observations{{{MODEL}}})",
+                               "{{ml_model_version}} {{ml_drift_signal}}")],
+                       thresholds=steps((None, YELLOW), (500, GREEN)), threshold_lines=True), 12, 8)
+    lay.add(timeseries("Out-of-range inputs/s by feature", "ml.feature.out_of_range: values "
+                       "outside the reference's min..max, a sign of a broken upstream or a "
+                       "new population.",
+                       [target(f'sum by (ml_feature_name) (rate(ml_feature_out_of_range_total{{{MODEL}, ml_feature_name=~"$feature"}}[{RATE}]))',
+                               "{{ml_feature_name}}")], unit="ops"), 12, 8)
+
+    lay.row("A/B comparison")
+    lay.add(table("Versions side by side", "Per version: predictions/s, p95 model latency, mean "
+                  "confidence and failed share, over the last rate interval.",
+                  [target(f"sum by (ml_model_version) (rate({preds}[{RATE}]))", instant=True, fmt="table"),
+                   target(p95, instant=True, fmt="table"),
+                   target(conf_mean, instant=True, fmt="table"),
+                   target(error_ratio, instant=True, fmt="table")],
+                  [{"id": "merge", "options": {}},
+                   {"id": "organize", "options": {
+                       "excludeByName": {"Time": True},
+                       "renameByName": {"ml_model_version": "version", "Value #A": "predictions/s",
+                                        "Value #B": "p95 latency (s)", "Value #C": "mean confidence",
+                                        "Value #D": "failed share"}}}],
+                  links=model_links), 12, 7)
+    lay.add(timeseries("Mean confidence, A against B", "The same mean confidence per version, "
+                       "to compare a candidate with the current version.",
+                       [target(conf_mean, "{{ml_model_version}}")], unit="percentunit"), 12, 7)
+    model_vars = [
+        JOB,
+        var_query("model", "Model", 'label_values(ml_model_info_ratio{job="$job"}, ml_model_name)',
+                  description="ml.model.name"),
+        var_query("version", "Version", 'label_values(ml_model_info_ratio{job="$job", ml_model_name="$model"}, ml_model_version)',
+                  multi=True, description="ml.model.version (All for every version)"),
+        var_query("feature", "Feature", 'label_values(ml_feature_drift_ratio{job="$job", ml_model_name="$model"}, ml_feature_name)',
+                  multi=True, description="Features of the drift reference"),
+        var_custom("method", "Drift method", ["psi", "jensenshannon", "ks", "wasserstein_normed", "chisquare",
+                                              "ks_pvalue", "chisquare_pvalue"],
+                   "The statistic of the 'Feature drift' panel (docs/drift.md)."),
+        SERVICE, JAEGER,
+    ]
+    return dashboard("mlotel-model-quality", "mlotel / Model quality",
+                     "Predictions, latency, confidence and drift per model version, and an A/B "
+                     "comparison (docs/dashboards.md).", ["ml", "drift"], model_vars, lay,
+                     [("Service overview", "mlotel-service-overview"), ("SLOs", "mlotel-slo")])
+
+
+def slo():
+    job = 'job="$job"'
+    lay = Layout()
+    lay.row("Objectives")
+    lay.add(panel("text", "The objectives", "", [], options={"mode": "markdown", "content": (
+        "**Availability**: 99.9 % of prediction requests (routes ending in `predict`) are not "
+        "answered with a 5xx. Budget: 0.1 % of requests.\n\n"
+        "**Latency**: 95 % of prediction requests complete within 500 ms (p95 < 500 ms). "
+        "Budget: 5 % of requests.\n\n"
+        "A *burn rate* is the bad-event ratio divided by the budget: 1 spends the budget in "
+        "exactly 30 days. Pages fire at 14.4 (1 h and 5 m windows) and 6 (6 h and 30 m); "
+        "tickets at 3 (1 d and 2 h) and 1 (3 d and 6 h) — the SRE workbook's multi-window, "
+        "multi-burn-rate alerts (deploy/prometheus/rules/slo.yml, docs/runbooks/).")}), 8, 8)
+    lay.add(stat("Availability, last hour", "Share of prediction requests not answered 5xx "
+                 "over 1 hour. Objective 99.9 %.",
+                 [target(f"1 - job:slo_prediction_errors:ratio_rate1h{{{job}}}")], unit="percentunit",
+                 thresholds=steps((None, RED), (0.999, GREEN))), 4, 4)
+    lay.add(stat("Availability budget left (30 d)", "1 = untouched, 0 = spent, negative = "
+                 "overspent (over the days recorded so far).",
+                 [target(f"job:slo_prediction_availability:error_budget_remaining30d{{{job}}}")],
+                 unit="percentunit", thresholds=steps((None, RED), (0.25, YELLOW), (0.5, GREEN))), 4, 4)
+    lay.add(stat("Under 500 ms, last hour", "Share of prediction requests completed within "
+                 "500 ms over 1 hour. Objective 95 %.",
+                 [target(f"1 - job:slo_prediction_slow:ratio_rate1h{{{job}}}")], unit="percentunit",
+                 thresholds=steps((None, RED), (0.95, GREEN))), 4, 4)
+    lay.add(stat("Latency budget left (30 d)", "As for availability, for the latency objective.",
+                 [target(f"job:slo_prediction_latency:error_budget_remaining30d{{{job}}}")],
+                 unit="percentunit", thresholds=steps((None, RED), (0.25, YELLOW), (0.5, GREEN))), 4, 4)
+    lay.add(stat("Burn-rate alerts firing", "PredictionAvailabilityBudgetBurn and "
+                 "PredictionLatencyBudgetBurn alerts firing now (0 when none).",
+                 [target(f'count(ALERTS{{alertname=~"Prediction(Availability|Latency)BudgetBurn", alertstate="firing", {job}}}) or vector(0)')],
+                 thresholds=steps((None, GREEN), (1, RED))), 8, 4)
+    lay.add(stat("Prediction p95 now", "p95 of the prediction routes' request duration.",
+                 [target(f'histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{{{job}, http_route=~".*predict"}}[{RATE}])))')],
+                 unit="s", thresholds=steps((None, GREEN), (0.5, RED))), 8, 4)
+
+    windows = ("5m", "30m", "1h", "6h")
+    burn_steps = steps((None, GREEN), (1, YELLOW), (6, "orange"), (14.4, RED))
+    lay.row("Burn rates")
+    lay.add(timeseries("Availability burn rate", "5xx ratio of the prediction routes / 0.001, "
+                       "per window. Lines at 1, 6 and 14.4.",
+                       [target(f"job:slo_prediction_errors:ratio_rate{w}{{{job}}} / 0.001", w) for w in windows],
+                       thresholds=burn_steps, threshold_lines=True, minimum=0), 12, 8)
+    lay.add(timeseries("Latency burn rate", "Share of prediction requests over 500 ms / 0.05, "
+                       "per window. Lines at 1, 6 and 14.4.",
+                       [target(f"job:slo_prediction_slow:ratio_rate{w}{{{job}}} / 0.05", w) for w in windows],
+                       thresholds=burn_steps, threshold_lines=True, minimum=0), 12, 8)
+    lay.add(timeseries("Error budget remaining (30 d)", "Both budgets over time.",
+                       [target(f"job:slo_prediction_availability:error_budget_remaining30d{{{job}}}", "availability"),
+                        target(f"job:slo_prediction_latency:error_budget_remaining30d{{{job}}}", "latency")],
+                       unit="percentunit"), 12, 8)
+    lay.add(timeseries("Prediction requests/s: good and bad", "The SLIs' events: all prediction "
+                       "requests, 5xx ones and slow ones (5-minute rates).",
+                       [target(f"job:slo_prediction_requests:rate5m{{{job}}}", "all"),
+                        target(f"job:slo_prediction_errors:rate5m{{{job}}}", "5xx"),
+                        target(f"job:slo_prediction_slow:rate5m{{{job}}}", "over 500 ms")], unit="reqps"), 12, 8)
+    return dashboard("mlotel-slo", "mlotel / SLOs",
+                     "Availability (99.9 %) and latency (p95 < 500 ms) objectives of the "
+                     "prediction routes: SLIs, error budgets, burn rates (docs/dashboards.md).",
+                     ["slo"], [JOB, SERVICE, JAEGER], lay,
+                     [("Service overview", "mlotel-service-overview"), ("Model quality", "mlotel-model-quality")])
+
+
+DASHBOARDS = {"service-overview.json": service_overview, "model-quality.json": model_quality, "slo.json": slo}
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    os.makedirs(OUT, exist_ok=True)
+    for name, build in DASHBOARDS.items():
+        text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        path = os.path.join(OUT, name)
+        if check:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    if f.read() != text:
+                        stale.append(path)
+            except FileNotFoundError:
+                stale.append(path)
+        else:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            print(f"wrote {os.path.relpath(path)}")
+    if stale:
+        print("stale (run python3 deploy/grafana/generate.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Every Prometheus query of Grafana dashboards, with the variables substituted.
+
+    scripts/dashboard_queries.py [--var name=value ...] DASHBOARD.json ...
+        prints one JSON line per query: {"dashboard", "panel", "ref", "expr"}
+    scripts/dashboard_queries.py --check DASHBOARD.json ...
+        lints the dashboards (exit 1 with the dashboard and panel named):
+        - unique panel ids, a gridPos on every panel;
+        - every panel but rows and text has at least one query, every query's data source
+          is ${DS_PROMETHEUS};
+        - every metric a query names is documented (docs/metrics.md, Prometheus form), a
+          recording rule of deploy/prometheus/rules, or one of Prometheus's own (up, ALERTS);
+        - every variable a query uses is defined, and none is left after substitution.
+
+Substitution (what Grafana does, with the demo's values by default): $job -> predictor,
+$model -> iris, $service -> predictor, multi-value variables ($version, $feature) -> .*
+(their "All" value), $method -> psi, $__rate_interval -> 1m, $__interval -> 15s,
+$__range -> 5m. --var name=value overrides any of them.
+
+The end-to-end test (scripts/stack_e2e.py) runs the printed queries against a real
+Prometheus and asserts that each returns data.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULTS = {
+    "job": "predictor", "model": "iris", "service": "predictor", "version": ".*",
+    "feature": ".*", "method": "psi", "jaeger_url": "http://localhost:16686",
+    "__rate_interval": "1m", "__interval": "15s", "__range": "5m",
+}
+BUILTIN_METRICS = {"up", "ALERTS", "ALERTS_FOR_STATE", "vector", "scalar"}
+PROMQL_WORDS = {
+    "sum", "min", "max", "avg", "count", "by", "without", "on", "ignoring", "group_left",
+    "group_right", "and", "or", "unless", "rate", "irate", "increase", "histogram_quantile",
+    "sum_over_time", "max_over_time", "min_over_time", "avg_over_time", "label_values",
+    "bool", "offset", "abs", "clamp_min", "clamp_max", "topk", "bottomk", "time", "le",
+}
+VARIABLE = re.compile(r"\$\{?(\w+)(?::\w+)?\}?")
+
+
+def panels_of(dashboard):
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])  # collapsed rows keep theirs inside
+
+
+def queries_of(dashboard):
+    """(panel title, refId, expr) of every Prometheus target."""
+    for panel in panels_of(dashboard):
+        for target in panel.get("targets", []):
+            if "expr" in target:
+                yield panel, target
+
+
+def substitute(expr, values):
+    def replace(match):
+        name = match.group(1)
+        return values[name] if name in values else match.group(0)
+
+    return VARIABLE.sub(replace, expr)
+
+
+def documented_metrics():
+    """Prometheus names of docs/metrics.md plus the recording rules."""
+    names = set()
+    with open(os.path.join(ROOT, "docs/metrics.md"), encoding="utf-8") as doc:
+        names.update(re.findall(r"`([a-z_][a-z0-9_]*)`", doc.read()))
+    for path in glob.glob(os.path.join(ROOT, "deploy/prometheus/rules/*.yml")):
+        with open(path, encoding="utf-8") as rules:
+            names.update(re.findall(r"^\s*- record:\s*(\S+)", rules.read(), re.M))
+    return names
+
+
+def metric_names(expr):
+    """Metric names in a PromQL expression (roughly: identifiers not followed by `(`,
+    not label names, not keywords, not durations)."""
+    without_strings = re.sub(r'"[^"]*"', '""', expr)
+    without_labels = re.sub(r"\{[^}]*\}", "{}", without_strings)
+    without_groupings = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", without_labels)
+    without_ranges = re.sub(r"\[[^\]]*\]", "", without_groupings)
+    names = set()
+    for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", without_ranges):
+        word = match.group(0)
+        rest = without_ranges[match.end():].lstrip()
+        if word in PROMQL_WORDS or rest.startswith("("):
+            continue
+        names.add(word)
+    # {__name__=~"a_(b|c)_total"}: expand the alternation of a selector by name regex.
+    for regex in re.findall(r'__name__=~"([^"]+)"', expr):
+        match = re.fullmatch(r"([a-z_]*)\(([a-z_|]+)\)([a-z_]*)", regex)
+        if match:
+            names.update(match.group(1) + alt + match.group(3) for alt in match.group(2).split("|"))
+    return names
+
+
+def is_known(metric, known):
+    """Documented as is, or a histogram's series (`_bucket`, `_count`, `_sum`)."""
+    base = re.sub(r"_(bucket|count|sum)$", "", metric)
+    return metric in known or base in known or metric in BUILTIN_METRICS
+
+
+def check(paths):
+    problems = []
+    known = documented_metrics()
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            dashboard = json.load(f)
+        name = os.path.basename(path)
+        defined = {v["name"] for v in dashboard.get("templating", {}).get("list", [])}
+        defined |= {"__rate_interval", "__interval", "__range", "__url_time_range",
+                    "__all_variables", "__field", "__value"}
+        ids = [p.get("id") for p in panels_of(dashboard)]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            problems.append(f"{name}: duplicate panel ids {sorted(duplicates)}")
+        if "DS_PROMETHEUS" not in {i.get("name") for i in dashboard.get("__inputs", [])}:
+            problems.append(f"{name}: no __inputs entry for DS_PROMETHEUS (hand import)")
+        for panel in panels_of(dashboard):
+            title = panel.get("title", "?")
+            if "gridPos" not in panel:
+                problems.append(f"{name} / {title}: no gridPos")
+            if panel.get("type") in ("row", "text"):
+                continue
+            targets = [t for t in panel.get("targets", []) if t.get("expr")]
+            if not targets:
+                problems.append(f"{name} / {title}: no query")
+            for target in targets:
+                where = f"{name} / {title} [{target.get('refId')}]"
+                if target.get("datasource", {}).get("uid") != "${DS_PROMETHEUS}":
+                    problems.append(f"{where}: data source is not ${{DS_PROMETHEUS}}")
+                for variable in VARIABLE.findall(target["expr"]):
+                    if variable not in defined:
+                        problems.append(f"{where}: undefined variable ${variable}")
+                for metric in sorted(m for m in metric_names(target["expr"]) if not is_known(m, known)):
+                    problems.append(f"{where}: {metric} is neither in docs/metrics.md nor a recording rule")
+        for variable in dashboard.get("templating", {}).get("list", []):
+            query = variable.get("definition") or ""
+            for metric in re.findall(r"label_values\((\w+)", query):
+                if not is_known(metric, known):
+                    problems.append(f"{name}: variable {variable['name']} reads undocumented {metric}")
+    for problem in problems:
+        print(f"dashboard check: {problem}", file=sys.stderr)
+    if not problems:
+        count = sum(1 for path in paths for _ in queries_of(json.load(open(path, encoding="utf-8"))))
+        print(f"dashboards: ok ({len(paths)} dashboards, {count} queries)")
+    return 1 if problems else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dashboards", nargs="+")
+    parser.add_argument("--check", action="store_true", help="lint instead of printing")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args()
+    if args.check:
+        return check(args.dashboards)
+    values = dict(DEFAULTS)
+    for item in args.var:
+        name, _, value = item.partition("=")
+        values[name] = value
+    status = 0
+    for path in args.dashboards:
+        with open(path, encoding="utf-8") as f:
+            dashboard = json.load(f)
+        for panel, target in queries_of(dashboard):
+            expr = substitute(target["expr"], values)
+            left = VARIABLE.findall(expr)
+            if left:
+                print(f"{os.path.basename(path)} / {panel.get('title')}: ${left[0]} has no value "
+                      f"(give --var {left[0]}=...)", file=sys.stderr)
+                status = 1
+                continue
+            print(json.dumps({"dashboard": dashboard.get("title"), "panel": panel.get("title"),
+                              "ref": target.get("refId"), "expr": expr}))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
