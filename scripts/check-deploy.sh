@@ -73,3 +73,24 @@ echo "local variant: ok"
 # documented in docs/metrics.md or recorded by the rules.
 python3 deploy/grafana/generate.py --check
 python3 scripts/dashboard_queries.py --check deploy/grafana/dashboards/*.json
+
+# The compose stack: docker-compose's own validation (with .env.example's values, as a
+# user's .env would give them), then the Compose Specification schema, bind-mounted paths,
+# ports on 127.0.0.1, pinned images, the collector configs' structure, Grafana
+# provisioning and the predictor's Dockerfile (scripts/check_stack_config.py).
+if ! command -v docker-compose >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose
+  else
+    echo "error: docker-compose missing; install it (Debian: sudo apt-get install docker-compose)" >&2
+    exit 1
+  fi
+fi
+docker-compose -f docker-compose.yml --env-file .env.example config -q
+echo "docker-compose config: ok"
+# Debian's python3 has the yaml and jsonschema modules docker-compose pulled in; another
+# python3 first on PATH (pyenv, a venv) may not.
+stack_python=python3
+if [ -x /usr/bin/python3 ]; then stack_python=/usr/bin/python3; fi
+"$stack_python" scripts/check_stack_config.py
