@@ -195,8 +195,9 @@ def dashboard(uid, title, description, tags, variables, layout, links_to):
         "version": 1,
         "templating": {"list": [var_datasource(), *variables]},
         "annotations": {"list": []},
-        "links": [{"title": t, "type": "link", "url": f"/d/{u}?${{__url_time_range}}&${{__all_variables}}",
-                   "targetBlank": False, "icon": "dashboard"} for t, u in links_to],
+        "links": [{"title": t, "type": "link", "url": f"/d/{u}", "keepTime": True,
+                   "includeVars": True, "targetBlank": False, "icon": "dashboard"}
+                  for t, u in links_to],
         "panels": layout.panels,
     }
 
