@@ -140,7 +140,8 @@ def var_datasource():
 
 def var_query(name, label, query, multi=False, description=""):
     v = {"name": name, "label": label, "type": "query", "datasource": DS,
-         "query": {"query": query, "refId": f"{name}-variable"}, "definition": query,
+         # The plain-string form: every Grafana since 7 reads it (newer ones migrate it).
+         "query": query, "definition": query,
          "refresh": 2, "sort": 1, "hide": 0, "multi": multi, "includeAll": multi,
          "current": {}, "options": [], "regex": "", "description": description}
     if multi:
