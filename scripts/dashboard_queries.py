@@ -2,7 +2,8 @@
 """Every Prometheus query of Grafana dashboards, with the variables substituted.
 
     scripts/dashboard_queries.py [--var name=value ...] DASHBOARD.json ...
-        prints one JSON line per query: {"dashboard", "panel", "ref", "expr"}
+        prints one JSON line per query: {"dashboard", "panel", "ref", "expr"}, the query
+        variables' label_values(selector, label) included as count by (label) (selector)
     scripts/dashboard_queries.py --check DASHBOARD.json ...
         lints the dashboards (exit 1 with the dashboard and panel named):
         - unique panel ids, a gridPos on every panel;
@@ -168,6 +169,14 @@ def main():
     for path in args.dashboards:
         with open(path, encoding="utf-8") as f:
             dashboard = json.load(f)
+        # A query variable's label_values(selector, label) lists the label's values: as
+        # PromQL, `count by (label) (selector)`, which must return series too.
+        for variable in dashboard.get("templating", {}).get("list", []):
+            match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable.get("definition") or "")
+            if variable.get("type") == "query" and match:
+                expr = substitute(f"count by ({match.group(2)}) ({match.group(1)})", values)
+                print(json.dumps({"dashboard": dashboard.get("title"),
+                                  "panel": f"variable ${variable['name']}", "ref": "-", "expr": expr}))
         for panel, target in queries_of(dashboard):
             expr = substitute(target["expr"], values)
             left = VARIABLE.findall(expr)

@@ -7,8 +7,9 @@ with the repository's routing and inhibition (deploy/alertmanager), and a webhoo
 (in this process). Runs the load generator's scenarios against the predictor, then checks,
 polling with deadlines:
 
-1. every Prometheus query of every Grafana dashboard panel (deploy/grafana/dashboards, the
-   variables substituted by scripts/dashboard_queries.py) returns data;
+1. every Prometheus query of every Grafana dashboard panel, and of every query variable
+   (deploy/grafana/dashboards, the variables substituted by scripts/dashboard_queries.py),
+   returns data;
 2. the drift alert (FeatureDrift) reaches the webhook for the shifted features only, and
    resolves once the traffic is unshifted again;
 3. the error-rate alerts: the 5xx burst makes the availability SLO page
