@@ -291,8 +291,10 @@ def run(args, workdir, procs, webhook):
     log("all up; phase 1: every scenario at once (drift, a 5xx burst, bad requests, slow requests, A/B)")
 
     url = f"http://{predictor_addr}"
-    loadgen = lambda name, *flags: procs.start(  # noqa: E731
-        f"loadgen-{name}", [loadgen_bin, "--url", url, "--scenario", name, *flags])
+
+    def loadgen(scenario, *flags):
+        return procs.start(f"loadgen-{scenario}", [loadgen_bin, "--url", url, "--scenario", scenario, *flags])
+
     phase1 = [
         loadgen("drift", "--rate", "60", "--duration", "45", "--concurrency", "4"),
         loadgen("faults", "--rate", "20", "--duration", "10", "--fault-share", "0.5"),
