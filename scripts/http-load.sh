@@ -18,6 +18,9 @@
 #   --memory          instead of the comparison: mlotel alone at saturation for
 #                     MEMORY_DURATION s (default 120), RSS every MEMORY_INTERVAL s (default 15)
 #   --no-memory       the comparison only (the default; accepted for explicitness)
+#   --binary PATH     run this http-load-target instead of building one (env
+#                     HTTP_LOAD_BINARY), e.g. a copy built before a change, to compare
+#                     two builds
 #
 # Exits non-zero if any mode serves no request, answers anything but 2xx, or (mlotel,
 # otel-actix) exports no span. Sends traffic to 127.0.0.1 only.
@@ -37,6 +40,7 @@ MEMORY_DURATION=${MEMORY_DURATION:-120}
 MEMORY_INTERVAL=${MEMORY_INTERVAL:-15}
 MEMORY=0
 MODES=(bare mlotel otel-actix)
+BINARY=${HTTP_LOAD_BINARY:-}
 
 die() { echo "http-load: $*" >&2; exit 1; }
 
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
     --memory) MEMORY=1; shift ;;
     --no-memory) MEMORY=0; shift ;;
+    --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -74,12 +79,16 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v curl >/dev/null 2>&1 || die "curl is needed for the readiness probe (apt-get install curl)"
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-BINARY="$TARGET_DIR/$PROFILE_DIR/http-load-target"
-echo "building http-load-target (--profile $PROFILE, target dir $TARGET_DIR)" >&2
-build_start=$(date +%s)
-cargo build --quiet --profile "$PROFILE" -p http-load-target
-echo "built in $(( $(date +%s) - build_start )) s" >&2
+if [ -n "${BINARY:-}" ]; then
+  echo "using $BINARY (not building)" >&2
+else
+  TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+  BINARY="$TARGET_DIR/$PROFILE_DIR/http-load-target"
+  echo "building http-load-target (--profile $PROFILE, target dir $TARGET_DIR)" >&2
+  build_start=$(date +%s)
+  cargo build --quiet --profile "$PROFILE" -p http-load-target
+  echo "built in $(( $(date +%s) - build_start )) s" >&2
+fi
 [ -x "$BINARY" ] || die "no binary at $BINARY"
 
 WORK=$(mktemp -d)

@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod metrics_endpoint;
 mod middleware;
+mod request_cache;
 mod service;
 mod system;
 

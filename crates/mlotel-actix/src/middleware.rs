@@ -23,6 +23,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use pin_project_lite::pin_project;
 
+use crate::request_cache::{RequestCache, SeriesKey, trace_response_bytes};
+
 /// Name of the response header that carries the request span's context
 /// (`00-{trace id}-{span id}-{flags}`, W3C Trace Context level 2).
 pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
@@ -124,6 +126,7 @@ struct Inner {
     active: UpDownCounter<i64>,
     request_size: Histogram<u64>,
     response_size: Histogram<u64>,
+    cache: RequestCache,
 }
 
 impl std::fmt::Debug for Inner {
@@ -194,6 +197,7 @@ impl RequestTelemetry {
                 .with_description(response_size.description)
                 .with_boundaries(response_size.buckets.to_vec())
                 .build(),
+            cache: RequestCache::default(),
         };
         Self {
             inner: Rc::new(inner),
@@ -259,10 +263,21 @@ where
             stats.arrived();
         }
         let method = method_name(req.method().as_str());
-        let route: StringValue = match req.match_pattern() {
-            Some(pattern) => Arc::<str>::from(pattern).into(),
-            None => names::UNMATCHED_ROUTE.into(),
+        let pattern = req.match_pattern();
+        let cached = self
+            .inner
+            .cache
+            .route(pattern.as_deref().unwrap_or(names::UNMATCHED_ROUTE), method);
+        let (route_id, route): (Option<u32>, StringValue) = match (&cached, pattern) {
+            (Some(cached), _) => (Some(cached.id), cached.value.clone()),
+            (None, Some(pattern)) => (None, Arc::<str>::from(pattern).into()),
+            (None, None) => (None, names::UNMATCHED_ROUTE.into()),
         };
+        let span_name: std::borrow::Cow<'static, str> =
+            match cached.as_ref().and_then(|cached| cached.span_name) {
+                Some(name) => name.into(),
+                None => format!("{method} {}", route.as_str()).into(),
+            };
         let scheme = if req.app_config().secure() {
             "https"
         } else {
@@ -311,7 +326,7 @@ where
         let span = self
             .inner
             .tracer
-            .span_builder(format!("{method} {}", route.as_str()))
+            .span_builder(span_name)
             .with_kind(SpanKind::Server)
             .with_attributes(attributes)
             .start_with_context(&self.inner.tracer, &parent);
@@ -323,6 +338,7 @@ where
             start,
             method,
             route,
+            route_id,
             scheme,
             protocol,
             request_size,
@@ -330,7 +346,9 @@ where
             error_type: None,
             stats: self.stats.clone(),
         };
-        self.inner.active.add(1, &state.active_attributes());
+        self.inner
+            .cache
+            .add_active(&self.inner.active, method, scheme, 1);
         let future = {
             let _current = state.cx.clone().attach();
             self.service.call(req)
@@ -470,6 +488,8 @@ struct Finish {
     start: Instant,
     method: &'static str,
     route: StringValue,
+    /// The route's index in the worker's cache; `None` past its bound (plain path).
+    route_id: Option<u32>,
     scheme: &'static str,
     protocol: &'static str,
     request_size: Option<u64>,
@@ -480,13 +500,6 @@ struct Finish {
 }
 
 impl Finish {
-    fn active_attributes(&self) -> [KeyValue; 2] {
-        [
-            KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method),
-            KeyValue::new(attr::URL_SCHEME, self.scheme),
-        ]
-    }
-
     /// The response status is known: it goes on the span now, with `error.type`: the type
     /// of an `ApiError` response (4xx or 5xx), else the status code of a 5xx.
     fn respond(&mut self, status: StatusCode, error_type: Option<&'static str>) {
@@ -515,47 +528,88 @@ impl Finish {
     /// was dropped before a response existed.
     fn finish(self, response_bytes: Option<u64>) {
         let elapsed = self.start.elapsed().as_secs_f64();
-        let mut attributes: [KeyValue; 6] = [
-            KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method),
-            KeyValue::new(attr::HTTP_ROUTE, Value::String(self.route.clone())),
-            KeyValue::new(attr::URL_SCHEME, self.scheme),
-            KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, self.protocol),
-            KeyValue::new(attr::ERROR_TYPE, ""),
-            KeyValue::new(attr::ERROR_TYPE, ""),
-        ];
-        let mut len = 4;
-        match self.status {
-            Some(status) => {
-                attributes[len] =
-                    KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
-                len += 1;
-                if let Some(kind) = self.error_type {
-                    attributes[len] = KeyValue::new(attr::ERROR_TYPE, kind);
-                    len += 1;
-                } else if status.is_server_error() {
-                    attributes[len] = KeyValue::new(attr::ERROR_TYPE, status.as_u16().to_string());
-                    len += 1;
+        // error.type: the ApiError's type, else the status code of a 5xx, else
+        // `cancelled` when no response existed.
+        let (status, error_type) = match self.status {
+            Some(status) => (Some(status.as_u16()), self.error_type),
+            None => (None, Some(CANCELLED)),
+        };
+        if status.is_none() {
+            let span = self.cx.span();
+            span.set_attribute(KeyValue::new(attr::ERROR_TYPE, CANCELLED));
+            span.set_status(Status::error("request dropped before a response"));
+        }
+        let inner = &self.inner;
+        let series = self.route_id.and_then(|route| {
+            let key = SeriesKey {
+                route,
+                method: self.method,
+                scheme: self.scheme,
+                protocol: self.protocol,
+                status,
+                error_type,
+            };
+            inner.cache.series(
+                key,
+                || self.metric_attributes(status, error_type),
+                (&inner.duration, &inner.request_size, &inner.response_size),
+            )
+        });
+        match series {
+            Some(series) => {
+                series.duration.record(elapsed);
+                if let Some(size) = self.request_size {
+                    series.request_size.record(size);
+                }
+                if let Some(size) = response_bytes {
+                    series.response_size.record(size);
                 }
             }
             None => {
-                attributes[len] = KeyValue::new(attr::ERROR_TYPE, CANCELLED);
-                len += 1;
-                let span = self.cx.span();
-                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, CANCELLED));
-                span.set_status(Status::error("request dropped before a response"));
+                let attributes = self.metric_attributes(status, error_type);
+                inner.duration.record(elapsed, &attributes);
+                if let Some(size) = self.request_size {
+                    inner.request_size.record(size, &attributes);
+                }
+                if let Some(size) = response_bytes {
+                    inner.response_size.record(size, &attributes);
+                }
             }
         }
-        let attributes = &attributes[..len];
-        let inner = &self.inner;
-        inner.duration.record(elapsed, attributes);
-        if let Some(size) = self.request_size {
-            inner.request_size.record(size, attributes);
-        }
-        if let Some(size) = response_bytes {
-            inner.response_size.record(size, attributes);
-        }
-        inner.active.add(-1, &self.active_attributes());
+        inner
+            .cache
+            .add_active(&inner.active, self.method, self.scheme, -1);
         self.cx.span().end();
+    }
+
+    /// The attributes of the `http.server.*` histograms of this request.
+    fn metric_attributes(
+        &self,
+        status: Option<u16>,
+        error_type: Option<&'static str>,
+    ) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(6);
+        attributes.push(KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method));
+        attributes.push(KeyValue::new(
+            attr::HTTP_ROUTE,
+            Value::String(self.route.clone()),
+        ));
+        attributes.push(KeyValue::new(attr::URL_SCHEME, self.scheme));
+        attributes.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, self.protocol));
+        if let Some(status) = status {
+            attributes.push(KeyValue::new(
+                attr::HTTP_RESPONSE_STATUS_CODE,
+                i64::from(status),
+            ));
+        }
+        match (status, error_type) {
+            (_, Some(kind)) => attributes.push(KeyValue::new(attr::ERROR_TYPE, kind)),
+            (Some(status), None) if status >= 500 => {
+                attributes.push(KeyValue::new(attr::ERROR_TYPE, status.to_string()));
+            }
+            _ => {}
+        }
+        attributes
     }
 }
 
@@ -617,13 +671,12 @@ fn trace_response(cx: &Context) -> Option<HeaderValue> {
     if !context.is_valid() {
         return None;
     }
-    let value = format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
+    let bytes = trace_response_bytes(
+        context.trace_id().to_bytes(),
+        context.span_id().to_bytes(),
+        context.trace_flags().to_u8(),
     );
-    HeaderValue::from_str(&value).ok()
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 /// Reads propagation headers from an actix-web request.
