@@ -17,7 +17,9 @@ docs/drift.md (PSI 0.1 / 0.25), deploy/prometheus/rules/slo.yml (objectives).
 
 import json
 import os
+import re
 import sys
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "dashboards")
@@ -71,8 +73,10 @@ class Layout:
 
 def panel(kind, title, description, targets, unit=None, thresholds=None, links=None,
           mappings=None, options=None, custom=None, transformations=None, minimum=None,
-          maximum=None):
+          maximum=None, data_links=None, overrides=None):
     defaults = {}
+    if data_links:
+        defaults["links"] = data_links
     if unit:
         defaults["unit"] = unit
     if thresholds:
@@ -91,7 +95,7 @@ def panel(kind, title, description, targets, unit=None, thresholds=None, links=N
         "description": description,
         "datasource": DS,
         "targets": [dict(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)],
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
         "options": options or {},
     }
     if links:
@@ -102,12 +106,12 @@ def panel(kind, title, description, targets, unit=None, thresholds=None, links=N
 
 
 def timeseries(title, description, targets, unit=None, thresholds=None, links=None,
-               minimum=None, maximum=None, threshold_lines=False):
+               minimum=None, maximum=None, threshold_lines=False, data_links=None):
     custom = {"lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
     if threshold_lines:
         custom["thresholdsStyle"] = {"mode": "line+area" if threshold_lines == "area" else "line"}
     return panel("timeseries", title, description, targets, unit, thresholds, links,
-                 custom=custom, minimum=minimum, maximum=maximum,
+                 custom=custom, minimum=minimum, maximum=maximum, data_links=data_links,
                  options={"legend": {"displayMode": "table", "placement": "bottom",
                                      "calcs": ["lastNotNull", "max"]},
                           "tooltip": {"mode": "multi", "sort": "desc"}})
@@ -119,17 +123,67 @@ def stat(title, description, targets, unit=None, thresholds=None, mappings=None,
                                            "colorMode": "background", "graphMode": "area"})
 
 
-def table(title, description, targets, transformations, unit=None, links=None):
-    return panel("table", title, description, targets, unit, links=links,
+def table(title, description, targets, transformations, unit=None, links=None, data_links=None,
+          overrides=None):
+    return panel("table", title, description, targets, unit, links=links, data_links=data_links,
+                 overrides=overrides,
                  transformations=transformations, options={"showHeader": True})
 
 
-def jaeger_link(title, operation, tags=None):
-    """A link to the Jaeger UI's search for this service and operation."""
-    url = "${jaeger_url}/search?service=${service}&operation=" + operation
+# Grafana interpolates ${...} in link URLs before following them; everything else in a
+# URL is percent-encoded here, the variable references left as they are.
+VAR_REF = re.compile(r"\$\{[^}]+\}")
+
+
+def quote_keeping_vars(text):
+    parts, last = [], 0
+    for match in VAR_REF.finditer(text):
+        parts.append(urllib.parse.quote(text[last:match.start()], safe=""))
+        parts.append(match.group(0))
+        last = match.end()
+    parts.append(urllib.parse.quote(text[last:], safe=""))
+    return "".join(parts)
+
+
+def jaeger_url(operation=None, tags=None):
+    """The Jaeger UI's search for the service (and operation, and tags), over the
+    dashboard's time range (Jaeger takes microseconds: Grafana's milliseconds + 000)."""
+    url = "${jaeger_url}/search?service=${service:percentencode}"
+    if operation:
+        url += "&operation=" + quote_keeping_vars(operation)
     if tags:
-        url += "&tags=" + tags
-    return {"title": title, "url": url, "targetBlank": True}
+        url += "&tags=" + quote_keeping_vars(json.dumps(tags, separators=(",", ":")))
+    return url + "&start=${__from}000&end=${__to}000&lookback=custom&limit=50"
+
+
+def jaeger_link(title, operation=None, tags=None):
+    """A panel link (top left of the panel) to a Jaeger UI search."""
+    return {"title": title, "url": jaeger_url(operation, tags), "targetBlank": True}
+
+
+def explore_link(title, operation, tags=None):
+    """A panel link to Grafana Explore with the provisioned Jaeger data source (uid jaeger),
+    the same search as jaeger_link, over the dashboard's time range."""
+    query = {"refId": "A", "datasource": {"type": "jaeger", "uid": "jaeger"},
+             "queryType": "search", "service": "${service}", "operation": operation, "limit": 50}
+    if tags:
+        query["tags"] = tags  # logfmt: key="value" ...
+    panes = {"traces": {"datasource": "jaeger", "queries": [query],
+                        "range": {"from": "${__from}", "to": "${__to}"}}}
+    return {"title": title, "targetBlank": True,
+            "url": "/explore?schemaVersion=1&orgId=1&panes="
+                   + quote_keeping_vars(json.dumps(panes, separators=(",", ":")))}
+
+
+def version_data_links(errors=False):
+    """Series links (click a line or a cell): that series' model version in Jaeger."""
+    tags = {"ml.model.version": "${__field.labels.ml_model_version}"}
+    what = "Predictions"
+    if errors:
+        tags["error"] = "true"
+        what = "Failed predictions"
+    return [{"title": f"{what} of ${{model}} ${{__field.labels.ml_model_version}} in Jaeger",
+             "url": jaeger_url("predict ${model}", tags), "targetBlank": True}]
 
 
 def var_datasource():
@@ -234,11 +288,12 @@ def service_overview():
     lay.add(timeseries("Requests/s by route", "http.server.request.duration count per route "
                        "template (never the raw path: bounded cardinality).",
                        [target(f"sum by (http_route) (rate({req}[{RATE}]))", "{{http_route}}")],
-                       unit="reqps", links=[jaeger_link("Requests in Jaeger", "")]), 12, 8)
+                       unit="reqps", links=[jaeger_link("${service} traces in Jaeger")]), 12, 8)
     lay.add(timeseries("Errors/s by route and status", "4xx (the client's) and 5xx (the "
                        "service's) answers per route and status code.",
                        [target(f'sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"[45].."}}[{RATE}]))',
-                               "{{http_route}} {{http_response_status_code}}")], unit="reqps"), 12, 8)
+                               "{{http_route}} {{http_response_status_code}}")], unit="reqps",
+                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
     lay.add(timeseries("5xx ratio by route", "Share of each route's requests answered 5xx. "
                        "Lines at 5 % and 10 %.",
                        [target(f'(sum by (http_route) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"5.."}}[{RATE}])) '
@@ -254,7 +309,8 @@ def service_overview():
     lay.add(timeseries("Errors by error.type", "Requests with an error.type (the JSON error's "
                        "`type`, or the 5xx cause).",
                        [target(f'sum by (error_type) (rate(http_server_request_duration_seconds_count{{{job}, error_type!=""}}[{RATE}]))',
-                               "{{error_type}}")], unit="reqps"), 12, 8)
+                               "{{error_type}}")], unit="reqps",
+                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
     lay.add(timeseries("Body sizes (p95)", "http.server.request.body.size and "
                        "response.body.size, 95th percentile.",
                        [target(f"histogram_quantile(0.95, sum by (le) (rate(http_server_{d}_body_size_bytes_bucket{{{job}}}[{RATE}])))", d)
@@ -293,9 +349,11 @@ def service_overview():
 
 def model_quality():
     lay = Layout()
-    model_links = [jaeger_link("Predictions of ${model} in Jaeger", "predict%20${model}"),
-                   jaeger_link("Failed predictions of ${model} in Jaeger", "predict%20${model}",
-                               "%7B%22error%22%3A%22true%22%7D")]
+    model_links = [
+        jaeger_link("Predictions of ${model} in Jaeger", "predict ${model}"),
+        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model}", {"error": "true"}),
+        explore_link("Predictions of ${model} in Grafana Explore (Jaeger data source)", "predict ${model}"),
+    ]
     ok = f'{MODEL}, ml_prediction_outcome="ok"'
     preds = f"ml_predictions_total{{{MODEL}}}"
     conf_mean = (f"sum by (ml_model_version) (rate(ml_prediction_confidence_ratio_sum{{{MODEL}}}[{RATE}])) / "
@@ -303,42 +361,72 @@ def model_quality():
     p95 = f"histogram_quantile(0.95, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))"
     error_ratio = (f'(sum by (ml_model_version) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}])) '
                    f"or sum by (ml_model_version) (rate({preds}[{RATE}])) * 0) / sum by (ml_model_version) (rate({preds}[{RATE}]))")
+    by_version = version_data_links()
+    # Per-method thresholds of docs/drift.md §3 for panels that show several methods: PSI
+    # 0.1 (moderate) / 0.25 (major); Jensen-Shannon, KS D, normalised Wasserstein 0.1;
+    # chi-square 18.307 (5 % critical value, 10 degrees of freedom).
+    method_overrides = [
+        {"matcher": {"id": "byRegexp", "options": f".* {m}$"},
+         "properties": [{"id": "thresholds", "value": th}]}
+        for m, th in (
+            ("psi", steps((None, GREEN), (0.1, YELLOW), (0.25, RED))),
+            ("(jensenshannon|ks|wasserstein_normed)", steps((None, GREEN), (0.1, RED))),
+            ("chisquare", steps((None, GREEN), (18.307, RED))),
+        )
+    ]
 
     lay.row("Model")
-    lay.add(stat("Loaded", "ml.model.loaded per version: 0 while loading or after a failed "
-                 "load (ModelNotLoaded; /health/ready answers 503).",
-                 [target(f"max by (ml_model_version) (ml_model_loaded_ratio{{{MODEL}}})", "{{ml_model_version}}")],
-                 thresholds=steps((None, RED), (1, GREEN)),
-                 mappings=[{"type": "value", "options": {"0": {"text": "not loaded"}, "1": {"text": "loaded"}}}]), 6, 4)
-    lay.add(stat("Load time", "ml.model.load.duration per version.",
-                 [target(f"max by (ml_model_version) (ml_model_load_duration_seconds{{{MODEL}}})", "{{ml_model_version}}")],
-                 unit="s"), 6, 4)
-    lay.add(stat("Predictions/s", "Rows predicted per second, all versions.",
-                 [target(f"sum(rate({preds}[{RATE}]))")], unit="ops", links=model_links), 6, 4)
+    lay.add(table("Versions served", "ml.model.info (the versions registered), ml.model.loaded "
+                  "(0 while loading or after a failed load: ModelNotLoaded; /health/ready "
+                  "answers 503) and ml.model.load.duration, per version.",
+                  [target(f"max by (ml_model_name, ml_model_version) (ml_model_info_ratio{{{MODEL}}})", instant=True, fmt="table"),
+                   target(f"max by (ml_model_name, ml_model_version) (ml_model_loaded_ratio{{{MODEL}}})", instant=True, fmt="table"),
+                   target(f"max by (ml_model_name, ml_model_version) (ml_model_load_duration_seconds{{{MODEL}}})", instant=True, fmt="table")],
+                  [{"id": "merge", "options": {}},
+                   {"id": "organize", "options": {
+                       "excludeByName": {"Time": True, "Value #A": True},
+                       "renameByName": {"ml_model_name": "model", "ml_model_version": "version",
+                                        "Value #B": "loaded", "Value #C": "load time"}}}],
+                  data_links=by_version,
+                  overrides=[
+                      {"matcher": {"id": "byName", "options": "loaded"}, "properties": [
+                          {"id": "mappings", "value": [{"type": "value", "options": {
+                              "0": {"text": "not loaded", "color": RED}, "1": {"text": "loaded", "color": GREEN}}}]},
+                          {"id": "custom.cellOptions", "value": {"type": "color-background"}}]},
+                      {"matcher": {"id": "byName", "options": "load time"}, "properties": [{"id": "unit", "value": "s"}]},
+                  ]), 10, 5)
+    lay.add(stat("Loaded", "Versions of the model whose ml.model.loaded is 1, of those registered.",
+                 [target(f"sum(max by (ml_model_version) (ml_model_loaded_ratio{{{MODEL}}})) / count(max by (ml_model_version) (ml_model_info_ratio{{{MODEL}}}))")],
+                 unit="percentunit", thresholds=steps((None, RED), (1, GREEN))), 4, 5)
+    lay.add(stat("Predictions/s", "Rows predicted per second, all selected versions.",
+                 [target(f"sum(rate({preds}[{RATE}]))")], unit="ops", links=model_links), 5, 5)
     lay.add(stat("In flight", "ml.predictions.active: model calls running now.",
-                 [target(f"sum(ml_predictions_active{{{MODEL}}})")]), 6, 4)
+                 [target(f"sum(ml_predictions_active{{{MODEL}}})")]), 5, 5)
 
     lay.row("Traffic and latency")
     lay.add(timeseries("Predictions/s by version and label", "ml.predictions by predicted "
-                       "label (ok outcomes): the class mix each version answers.",
+                       "label (ok outcomes): the class mix each version answers. Click a line "
+                       "for that version's traces.",
                        [target(f"sum by (ml_model_version, ml_prediction_label) (rate(ml_predictions_total{{{ok}}}[{RATE}]))",
-                               "{{ml_model_version}} {{ml_prediction_label}}")], unit="ops", links=model_links), 12, 8)
+                               "{{ml_model_version}} {{ml_prediction_label}}")], unit="ops", links=model_links,
+                       data_links=by_version), 12, 8)
     lay.add(timeseries("Failed predictions/s by version and error.type", "Outcomes error, "
-                       "panic and cancelled.",
+                       "panic and cancelled (the demo's X-Debug-Fail gives error/model_failure).",
                        [target(f'sum by (ml_model_version, ml_prediction_outcome, error_type) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}]))',
                                "{{ml_model_version}} {{ml_prediction_outcome}} {{error_type}}")], unit="ops",
-                       links=model_links), 12, 8)
+                       links=model_links, data_links=version_data_links(errors=True)), 12, 8)
     lay.add(timeseries("Prediction latency by version (p50, p95, p99)", "ml.prediction.duration: "
                        "the model call alone (no HTTP, no JSON). Line at 500 ms "
                        "(HighPredictionLatency).",
                        [target(f"histogram_quantile({q}, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))",
                                f"p{int(q * 100)} {{{{ml_model_version}}}}") for q in (0.5, 0.95, 0.99)],
                        unit="s", thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True,
-                       links=model_links), 24, 8)
+                       links=model_links, data_links=by_version), 24, 8)
 
     lay.row("Confidence")
     lay.add(panel("heatmap", "Confidence distribution", "ml.prediction.confidence histogram: "
-                  "how sure the model is, over time (all selected versions).",
+                  "how sure the model is, over time (all selected versions; buckets 0.1 ... 0.9, "
+                  "0.95, 0.99).",
                   [target(f"sum by (le) (increase(ml_prediction_confidence_ratio_bucket{{{MODEL}}}[{RATE}]))",
                           "{{le}}", fmt="heatmap")],
                   options={"calculate": False, "yAxis": {"unit": "percentunit"},
@@ -350,7 +438,8 @@ def model_quality():
                        [target(conf_mean, "{{ml_model_version}} (histogram)"),
                         target(f"max by (ml_model_version) (ml_prediction_confidence_mean_ratio{{{MODEL}}})",
                                "{{ml_model_version}} (drift window)")],
-                       unit="percentunit", thresholds=steps((None, RED), (0.5, GREEN)), threshold_lines=True), 6, 8)
+                       unit="percentunit", thresholds=steps((None, RED), (0.5, GREEN)), threshold_lines=True,
+                       data_links=by_version), 6, 8)
     lay.add(timeseries("Confidence change from reference", "Window mean confidence minus the "
                        "mean on the reference data (a drop estimates an accuracy drop for a "
                        "calibrated model).",
@@ -358,10 +447,10 @@ def model_quality():
                                "{{ml_model_version}}")], unit="percentunit"), 6, 8)
 
     lay.row("Drift")
-    lay.add(timeseries("Feature drift ($method) by feature", "ml.feature.drift for the chosen "
-                       "method. PSI lines at 0.1 (moderate: FeatureDrift's default decision) and "
-                       "0.25 (major); for p-value methods low means drift.",
-                       [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method="$method"}})',
+    lay.add(timeseries("Feature drift (PSI) by feature", "ml.feature.drift, method psi: "
+                       "mlotel's default decision. Lines at 0.1 (moderate shift: drift detected, "
+                       "FeatureDrift after 15 minutes) and 0.25 (major shift).",
+                       [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method="psi"}})',
                                "{{ml_model_version}} {{ml_feature_name}}")],
                        thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
                        minimum=0), 12, 9)
@@ -374,16 +463,24 @@ def model_quality():
                   mappings=[{"type": "value", "options": {"0": {"text": "ok", "color": GREEN},
                                                           "1": {"text": "drift", "color": RED}}}],
                   options={"showValue": "never", "mergeValues": True}), 12, 9)
+    lay.add(timeseries("Feature drift ($method) by feature", "ml.feature.drift for the method "
+                       "chosen in the Drift method variable. Thresholds (docs/drift.md): psi 0.1 "
+                       "(0.25 major), jensenshannon, ks and wasserstein_normed 0.1, chisquare "
+                       "18.307: drift at or above; ks_pvalue and chisquare_pvalue 0.05: drift "
+                       "below. No line drawn: it depends on the method.",
+                       [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method="$method"}})',
+                               "{{ml_model_version}} {{ml_feature_name}}")], minimum=0), 8, 9)
     lay.add(panel("bargauge", "All methods, now", "Every distance per feature and method "
-                  "(p-values excluded), for the selected versions: PSI, Jensen-Shannon (base 2), "
-                  "Kolmogorov-Smirnov D, normalised Wasserstein, chi-square.",
+                  "(p-values excluded), for the selected versions, each coloured by its own "
+                  "threshold (docs/drift.md): psi 0.1 / 0.25, jensenshannon, ks, "
+                  "wasserstein_normed 0.1, chisquare 18.307.",
                   [target(f'max by (ml_feature_name, ml_drift_method) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method!~".*_pvalue"}})',
                           "{{ml_feature_name}} {{ml_drift_method}}", instant=True)],
-                  thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)),
+                  thresholds=steps((None, GREEN), (0.1, RED)), overrides=method_overrides,
                   options={"orientation": "horizontal", "displayMode": "gradient",
                            "reduceOptions": {"calcs": ["lastNotNull"]}}), 8, 9)
     lay.add(timeseries("Dataset drift share", "ml.dataset.drift_share: drifted features / "
-                       "features, per version.",
+                       "features, per version (Evidently calls a dataset drifted from 0.5).",
                        [target(f"max by (ml_model_version) (ml_dataset_drift_share_ratio{{{MODEL}}})", "{{ml_model_version}}")],
                        unit="percentunit", minimum=0, maximum=1,
                        thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 8, 9)
@@ -395,19 +492,21 @@ def model_quality():
                        thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
                        minimum=0), 8, 9)
     lay.add(timeseries("Drift window", "ml.drift.window.observations: rows and predictions in "
-                       "the window. Below the minimum (500 by default) no drift is reported.",
+                       "the window. Below the minimum (500 by default) no drift is reported, "
+                       "which is why the drift panels can be empty.",
                        [target(f"max by (ml_model_version, ml_drift_signal) (ml_drift_window_observations{{{MODEL}}})",
                                "{{ml_model_version}} {{ml_drift_signal}}")],
-                       thresholds=steps((None, YELLOW), (500, GREEN)), threshold_lines=True), 12, 8)
+                       thresholds=steps((None, YELLOW), (500, GREEN)), threshold_lines=True), 8, 9)
     lay.add(timeseries("Out-of-range inputs/s by feature", "ml.feature.out_of_range: values "
                        "outside the reference's min..max, a sign of a broken upstream or a "
                        "new population.",
                        [target(f'sum by (ml_feature_name) (rate(ml_feature_out_of_range_total{{{MODEL}, ml_feature_name=~"$feature"}}[{RATE}]))',
-                               "{{ml_feature_name}}")], unit="ops"), 12, 8)
+                               "{{ml_feature_name}}")], unit="ops"), 8, 9)
 
     lay.row("A/B comparison")
     lay.add(table("Versions side by side", "Per version: predictions/s, p95 model latency, mean "
-                  "confidence and failed share, over the last rate interval.",
+                  "confidence and failed share, over the last rate interval. Click a cell for "
+                  "that version's traces.",
                   [target(f"sum by (ml_model_version) (rate({preds}[{RATE}]))", instant=True, fmt="table"),
                    target(p95, instant=True, fmt="table"),
                    target(conf_mean, instant=True, fmt="table"),
@@ -416,12 +515,26 @@ def model_quality():
                    {"id": "organize", "options": {
                        "excludeByName": {"Time": True},
                        "renameByName": {"ml_model_version": "version", "Value #A": "predictions/s",
-                                        "Value #B": "p95 latency (s)", "Value #C": "mean confidence",
+                                        "Value #B": "p95 latency", "Value #C": "mean confidence",
                                         "Value #D": "failed share"}}}],
-                  links=model_links), 12, 7)
-    lay.add(timeseries("Mean confidence, A against B", "The same mean confidence per version, "
-                       "to compare a candidate with the current version.",
-                       [target(conf_mean, "{{ml_model_version}}")], unit="percentunit"), 12, 7)
+                  links=model_links, data_links=by_version,
+                  overrides=[{"matcher": {"id": "byName", "options": n}, "properties": [{"id": "unit", "value": u}]}
+                             for n, u in (("predictions/s", "ops"), ("p95 latency", "s"),
+                                          ("mean confidence", "percentunit"), ("failed share", "percentunit"))]), 24, 5)
+    lay.add(timeseries("Predictions/s, A against B", "Rows predicted per second per version "
+                       "(every outcome).",
+                       [target(f"sum by (ml_model_version) (rate({preds}[{RATE}]))", "{{ml_model_version}}")],
+                       unit="ops", data_links=by_version), 6, 7)
+    lay.add(timeseries("p95 latency, A against B", "p95 of ml.prediction.duration per version.",
+                       [target(p95, "{{ml_model_version}}")], unit="s", data_links=by_version), 6, 7)
+    lay.add(timeseries("Mean confidence, A against B", "Mean confidence per version (histogram "
+                       "sum / count), to compare a candidate with the current version.",
+                       [target(conf_mean, "{{ml_model_version}}")], unit="percentunit",
+                       data_links=by_version), 6, 7)
+    lay.add(timeseries("Failed share, A against B", "Share of predictions whose outcome is not "
+                       "ok, per version.",
+                       [target(error_ratio, "{{ml_model_version}}")], unit="percentunit", minimum=0,
+                       data_links=version_data_links(errors=True)), 6, 7)
     model_vars = [
         JOB,
         var_query("model", "Model", 'label_values(ml_model_info_ratio{job="$job"}, ml_model_name)',
@@ -432,7 +545,7 @@ def model_quality():
                   multi=True, description="Features of the drift reference"),
         var_custom("method", "Drift method", ["psi", "jensenshannon", "ks", "wasserstein_normed", "chisquare",
                                               "ks_pvalue", "chisquare_pvalue"],
-                   "The statistic of the 'Feature drift' panel (docs/drift.md)."),
+                   "The statistic of the 'Feature drift ($method)' panel (docs/drift.md)."),
         SERVICE, JAEGER,
     ]
     return dashboard("mlotel-model-quality", "mlotel / Model quality",
@@ -453,7 +566,9 @@ def slo():
         "A *burn rate* is the bad-event ratio divided by the budget: 1 spends the budget in "
         "exactly 30 days. Pages fire at 14.4 (1 h and 5 m windows) and 6 (6 h and 30 m); "
         "tickets at 3 (1 d and 2 h) and 1 (3 d and 6 h) — the SRE workbook's multi-window, "
-        "multi-burn-rate alerts (deploy/prometheus/rules/slo.yml, docs/runbooks/).")}), 8, 8)
+        "multi-burn-rate alerts (deploy/prometheus/rules/slo.yml, docs/runbooks/).\n\n"
+        "The SLIs come from `http_server_request_duration_seconds` of the prediction routes "
+        "(`http_route=~\".*predict\"`), through the recording rules `job:slo_prediction_*`.")}), 24, 5)
     lay.add(stat("Availability, last hour", "Share of prediction requests not answered 5xx "
                  "over 1 hour. Objective 99.9 %.",
                  [target(f"1 - job:slo_prediction_errors:ratio_rate1h{{{job}}}")], unit="percentunit",
@@ -469,25 +584,47 @@ def slo():
     lay.add(stat("Latency budget left (30 d)", "As for availability, for the latency objective.",
                  [target(f"job:slo_prediction_latency:error_budget_remaining30d{{{job}}}")],
                  unit="percentunit", thresholds=steps((None, RED), (0.25, YELLOW), (0.5, GREEN))), 4, 4)
-    lay.add(stat("Burn-rate alerts firing", "PredictionAvailabilityBudgetBurn and "
-                 "PredictionLatencyBudgetBurn alerts firing now (0 when none).",
-                 [target(f'count(ALERTS{{alertname=~"Prediction(Availability|Latency)BudgetBurn", alertstate="firing", {job}}}) or vector(0)')],
-                 thresholds=steps((None, GREEN), (1, RED))), 8, 4)
+    firing = 'ALERTS{alertname=~".*BudgetBurn", alertstate="firing", job="$job"}'
+    lay.add(stat("Burn-rate alerts", "PredictionAvailabilityBudgetBurn and "
+                 "PredictionLatencyBudgetBurn (any of their four window pairs) firing now, per "
+                 "SLO: ALERTS, with 0 for an SLO that has none firing.",
+                 [target(f'max by (slo) ({firing}) '
+                         'or label_replace(vector(0), "slo", "prediction-availability", "", "") '
+                         'or label_replace(vector(0), "slo", "prediction-latency", "", "")', "{{slo}}")],
+                 thresholds=steps((None, GREEN), (1, RED)),
+                 mappings=[{"type": "value", "options": {"0": {"text": "OK"}, "1": {"text": "FIRING"}}}]), 4, 4)
     lay.add(stat("Prediction p95 now", "p95 of the prediction routes' request duration.",
                  [target(f'histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket{{{job}, http_route=~".*predict"}}[{RATE}])))')],
-                 unit="s", thresholds=steps((None, GREEN), (0.5, RED))), 8, 4)
+                 unit="s", thresholds=steps((None, GREEN), (0.5, RED))), 4, 4)
 
-    windows = ("5m", "30m", "1h", "6h")
+    # The recorded windows (slo.yml) and the alerts' pairs: (severity, long, short, burn rate).
+    windows = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+    pairs = (("page", "1h", "5m", 14.4), ("page", "6h", "30m", 6), ("ticket", "1d", "2h", 3),
+             ("ticket", "3d", "6h", 1))
     burn_steps = steps((None, GREEN), (1, YELLOW), (6, "orange"), (14.4, RED))
-    lay.row("Burn rates")
-    lay.add(timeseries("Availability burn rate", "5xx ratio of the prediction routes / 0.001, "
-                       "per window. Lines at 1, 6 and 14.4.",
-                       [target(f"job:slo_prediction_errors:ratio_rate{w}{{{job}}} / 0.001", w) for w in windows],
-                       thresholds=burn_steps, threshold_lines=True, minimum=0), 12, 8)
-    lay.add(timeseries("Latency burn rate", "Share of prediction requests over 500 ms / 0.05, "
-                       "per window. Lines at 1, 6 and 14.4.",
-                       [target(f"job:slo_prediction_slow:ratio_rate{w}{{{job}}} / 0.05", w) for w in windows],
-                       thresholds=burn_steps, threshold_lines=True, minimum=0), 12, 8)
+    for sli, name, budget, alert in (("errors", "Availability", 0.001, "PredictionAvailabilityBudgetBurn"),
+                                     ("slow", "Latency", 0.05, "PredictionLatencyBudgetBurn")):
+        lay.row(f"{name} burn rate")
+        lay.add(timeseries(f"{name} burn rate", f"job:slo_prediction_{sli}:ratio_rate<window> / "
+                           f"{budget} for every recorded window: 1 spends the 30-day budget in "
+                           "30 days. Lines at 1, 6 and 14.4.",
+                           [target(f"job:slo_prediction_{sli}:ratio_rate{w}{{{job}}} / {budget}", w) for w in windows],
+                           thresholds=burn_steps, threshold_lines=True, minimum=0), 14, 8)
+        lay.add(panel("bargauge", f"{alert}: window pairs now", f"{alert} fires when both "
+                      "windows of a pair burn faster than the pair's rate, i.e. when the smaller "
+                      "of the two burn rates (shown) crosses it: each bar turns red at its own "
+                      "threshold.",
+                      [target(f'min by (job) ({{__name__=~"job:slo_prediction_{sli}:ratio_rate({lw}|{sw})", {job}}}) / {budget}',
+                              f"{sev}: {lw} & {sw} > {rate}", instant=True)
+                       for sev, lw, sw, rate in pairs],
+                      thresholds=burn_steps,
+                      overrides=[{"matcher": {"id": "byFrameRefID", "options": chr(ord("A") + i)},
+                                  "properties": [{"id": "thresholds", "value": steps((None, GREEN), (rate, RED))}]}
+                                 for i, (_, _, _, rate) in enumerate(pairs)],
+                      options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True,
+                               "reduceOptions": {"calcs": ["lastNotNull"]}}), 10, 8)
+
+    lay.row("Budgets and events")
     lay.add(timeseries("Error budget remaining (30 d)", "Both budgets over time.",
                        [target(f"job:slo_prediction_availability:error_budget_remaining30d{{{job}}}", "availability"),
                         target(f"job:slo_prediction_latency:error_budget_remaining30d{{{job}}}", "latency")],
@@ -496,7 +633,8 @@ def slo():
                        "requests, 5xx ones and slow ones (5-minute rates).",
                        [target(f"job:slo_prediction_requests:rate5m{{{job}}}", "all"),
                         target(f"job:slo_prediction_errors:rate5m{{{job}}}", "5xx"),
-                        target(f"job:slo_prediction_slow:rate5m{{{job}}}", "over 500 ms")], unit="reqps"), 12, 8)
+                        target(f"job:slo_prediction_slow:rate5m{{{job}}}", "over 500 ms")], unit="reqps",
+                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
     return dashboard("mlotel-slo", "mlotel / SLOs",
                      "Availability (99.9 %) and latency (p95 < 500 ms) objectives of the "
                      "prediction routes: SLIs, error budgets, burn rates (docs/dashboards.md).",
