@@ -165,7 +165,7 @@ def explore_link(title, operation, tags=None):
     """A panel link to Grafana Explore with the provisioned Jaeger data source (uid jaeger),
     the same search as jaeger_link, over the dashboard's time range."""
     query = {"refId": "A", "datasource": {"type": "jaeger", "uid": "jaeger"},
-             "queryType": "search", "service": "${service}", "operation": operation, "limit": 50}
+             "queryType": "search", "service": "${service:percentencode}", "operation": operation, "limit": 50}
     if tags:
         query["tags"] = tags  # logfmt: key="value" ...
     panes = {"traces": {"datasource": "jaeger", "queries": [query],
@@ -183,7 +183,7 @@ def version_data_links(errors=False):
         tags["error"] = "true"
         what = "Failed predictions"
     return [{"title": f"{what} of ${{model}} ${{__field.labels.ml_model_version}} in Jaeger",
-             "url": jaeger_url("predict ${model}", tags), "targetBlank": True}]
+             "url": jaeger_url("predict ${model:percentencode}", tags), "targetBlank": True}]
 
 
 def var_datasource():
@@ -350,9 +350,9 @@ def service_overview():
 def model_quality():
     lay = Layout()
     model_links = [
-        jaeger_link("Predictions of ${model} in Jaeger", "predict ${model}"),
-        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model}", {"error": "true"}),
-        explore_link("Predictions of ${model} in Grafana Explore (Jaeger data source)", "predict ${model}"),
+        jaeger_link("Predictions of ${model} in Jaeger", "predict ${model:percentencode}"),
+        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model:percentencode}", {"error": "true"}),
+        explore_link("Predictions of ${model} in Grafana Explore (Jaeger data source)", "predict ${model:percentencode}"),
     ]
     ok = f'{MODEL}, ml_prediction_outcome="ok"'
     preds = f"ml_predictions_total{{{MODEL}}}"
