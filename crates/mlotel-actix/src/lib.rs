@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod metrics_endpoint;
 mod middleware;
+mod path_cache;
 mod request_cache;
 mod service;
 mod system;

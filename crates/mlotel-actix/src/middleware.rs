@@ -16,13 +16,16 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{StatusCode, Version};
 use actix_web::web::Bytes;
 use mlotel::names::{self, attr};
-use opentelemetry::global::{self, BoxedTracer, ObjectSafeTracerProvider};
+use opentelemetry::global;
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, Status, TraceContextExt as _, Tracer, TracerProvider as _,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use pin_project_lite::pin_project;
 
+use crate::path_cache::{LastValue, PathCache, PathInfo};
 use crate::request_cache::{RequestCache, SeriesKey, trace_response_bytes};
 
 /// Name of the response header that carries the request span's context
@@ -120,8 +123,33 @@ impl RequestStats {
     }
 }
 
+/// Starts a request's server span under its parent and returns the context holding it. A
+/// closure keeps the SDK's own tracer (from [`RequestTelemetry::with_telemetry`] and
+/// [`crate::ServiceTelemetry`]) without naming its type: its spans go into the `Context`
+/// boxed once, where a `BoxedTracer`'s spans are boxed twice and dispatched through two
+/// vtables.
+type StartSpan = Box<dyn Fn(SpanBuilder, &Context) -> Context>;
+
+/// Makes each worker's [`StartSpan`] (kept by [`crate::ServiceTelemetry`], shared by its
+/// workers).
+pub(crate) type SpanStarters = Arc<dyn Fn() -> StartSpan + Send + Sync>;
+
+fn span_starter<T>(tracer: T) -> StartSpan
+where
+    T: Tracer + 'static,
+    T::Span: Send + Sync + 'static,
+{
+    Box::new(move |builder, parent| parent.with_span(builder.start_with_context(&tracer, parent)))
+}
+
+/// Span starters on the SDK tracer provider of `telemetry`, under the `mlotel` scope.
+pub(crate) fn sdk_span_starters(telemetry: &mlotel::Telemetry) -> SpanStarters {
+    let provider = telemetry.tracer_provider().clone();
+    Arc::new(move || span_starter(provider.tracer_with_scope(scope())))
+}
+
 struct Inner {
-    tracer: BoxedTracer,
+    start_span: StartSpan,
     duration: Histogram<f64>,
     active: UpDownCounter<i64>,
     request_size: Histogram<u64>,
@@ -146,34 +174,31 @@ impl RequestTelemetry {
     /// `mlotel::Telemetry::builder().install()` sets), under the `mlotel` scope.
     pub fn new() -> Self {
         let scope = scope();
-        let tracer = global::tracer_provider().boxed_tracer(scope.clone());
-        Self::from_parts(BoxedTracer::new(tracer), &global::meter_with_scope(scope))
+        let tracer = global::tracer_provider().tracer_with_scope(scope.clone());
+        Self::from_parts(span_starter(tracer), &global::meter_with_scope(scope))
     }
 
     /// Records through the providers of `telemetry`, whether or not it was installed
     /// globally. Incoming trace context is still read with the global propagator, which
     /// `install()` sets (W3C trace-context and baggage).
     pub fn with_telemetry(telemetry: &mlotel::Telemetry) -> Self {
-        Self::with_providers(telemetry.tracer_provider(), &telemetry.meter())
+        let tracer = telemetry.tracer_provider().tracer_with_scope(scope());
+        Self::from_parts(span_starter(tracer), &telemetry.meter())
     }
 
-    /// Records through a tracer provider and a meter held apart from their `Telemetry`
-    /// (what [`crate::ServiceTelemetry`] keeps, since a worker closure cannot borrow it).
-    pub(crate) fn with_providers(
-        tracer_provider: &dyn ObjectSafeTracerProvider,
-        meter: &Meter,
-    ) -> Self {
-        let tracer = tracer_provider.boxed_tracer(scope());
-        Self::from_parts(BoxedTracer::new(tracer), meter)
+    /// Records through span starters and a meter held apart from their `Telemetry` (what
+    /// [`crate::ServiceTelemetry`] keeps, since a worker closure cannot borrow it).
+    pub(crate) fn with_span_starters(starters: &SpanStarters, meter: &Meter) -> Self {
+        Self::from_parts(starters(), meter)
     }
 
-    fn from_parts(tracer: BoxedTracer, meter: &Meter) -> Self {
+    fn from_parts(start_span: StartSpan, meter: &Meter) -> Self {
         let duration = &names::HTTP_SERVER_REQUEST_DURATION;
         let active = &names::HTTP_SERVER_ACTIVE_REQUESTS;
         let request_size = &names::HTTP_SERVER_REQUEST_BODY_SIZE;
         let response_size = &names::HTTP_SERVER_RESPONSE_BODY_SIZE;
         let inner = Inner {
-            tracer,
+            start_span,
             duration: meter
                 .f64_histogram(duration.name)
                 .with_unit(duration.unit)
@@ -234,6 +259,9 @@ where
             service,
             inner: Rc::clone(&self.inner),
             stats: self.stats.clone(),
+            paths: PathCache::default(),
+            hosts: LastValue::default(),
+            agents: LastValue::default(),
         }))
     }
 }
@@ -244,6 +272,12 @@ pub struct RequestTelemetryMiddleware<S> {
     service: S,
     inner: Rc<Inner>,
     stats: Option<RequestStats>,
+    /// Path to route pattern (and the `url.path` value), for this application.
+    paths: PathCache,
+    /// The last `Host` header and its `server.address` and `server.port`.
+    hosts: LastValue<(StringValue, Option<u16>)>,
+    /// The last `User-Agent` header as a `user_agent.original` value.
+    agents: LastValue<StringValue>,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestTelemetryMiddleware<S>
@@ -263,14 +297,27 @@ where
             stats.arrived();
         }
         let method = method_name(req.method().as_str());
-        let pattern = req.match_pattern();
+        let PathInfo { path, pattern } = if routed(&req) {
+            // Wrapped around a resource: `match_pattern` reads what the router recorded.
+            PathInfo {
+                path: Arc::<str>::from(req.path()).into(),
+                pattern: req.match_pattern().map(Rc::from),
+            }
+        } else {
+            // The router has not run yet: `match_pattern` would match the path against every
+            // resource pattern again (a function of the path and the application's resource
+            // map only), so its answer is cached per path.
+            let resource_map = std::ptr::from_ref(req.resource_map()) as usize;
+            self.paths
+                .lookup(resource_map, req.path(), || req.match_pattern())
+        };
         let cached = self
             .inner
             .cache
             .route(pattern.as_deref().unwrap_or(names::UNMATCHED_ROUTE), method);
         let (route_id, route): (Option<u32>, StringValue) = match (&cached, pattern) {
             (Some(cached), _) => (Some(cached.id), cached.value.clone()),
-            (None, Some(pattern)) => (None, Arc::<str>::from(pattern).into()),
+            (None, Some(pattern)) => (None, Arc::<str>::from(&*pattern).into()),
             (None, None) => (None, names::UNMATCHED_ROUTE.into()),
         };
         let span_name: std::borrow::Cow<'static, str> =
@@ -302,7 +349,7 @@ where
             ));
         }
         attributes.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
-        attributes.push(KeyValue::new(attr::URL_PATH, req.path().to_owned()));
+        attributes.push(KeyValue::new(attr::URL_PATH, path));
         attributes.push(KeyValue::new(attr::URL_SCHEME, scheme));
         attributes.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, protocol));
         if let Some(host) = req
@@ -310,8 +357,11 @@ where
             .get(header::HOST)
             .and_then(|value| value.to_str().ok())
         {
-            let (address, port) = split_host(host);
-            attributes.push(KeyValue::new(attr::SERVER_ADDRESS, address.to_owned()));
+            let (address, port) = self.hosts.get(host, |host| {
+                let (address, port) = split_host(host);
+                (Arc::<str>::from(address).into(), port)
+            });
+            attributes.push(KeyValue::new(attr::SERVER_ADDRESS, address));
             if let Some(port) = port {
                 attributes.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
             }
@@ -321,16 +371,15 @@ where
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
         {
-            attributes.push(KeyValue::new(attr::USER_AGENT_ORIGINAL, agent.to_owned()));
+            let agent = self
+                .agents
+                .get(agent, |agent| Arc::<str>::from(agent).into());
+            attributes.push(KeyValue::new(attr::USER_AGENT_ORIGINAL, agent));
         }
-        let span = self
-            .inner
-            .tracer
-            .span_builder(span_name)
+        let builder = SpanBuilder::from_name(span_name)
             .with_kind(SpanKind::Server)
-            .with_attributes(attributes)
-            .start_with_context(&self.inner.tracer, &parent);
-        let cx = parent.with_span(span);
+            .with_attributes(attributes);
+        let cx = (self.inner.start_span)(builder, &parent);
 
         let state = Finish {
             inner: Rc::clone(&self.inner),
@@ -646,6 +695,14 @@ fn protocol_version(version: Version) -> &'static str {
     }
 }
 
+/// Whether the router already consumed part of the path (the middleware wraps a scope's
+/// resource rather than the application), in which case `match_pattern` may answer from
+/// the matched resource instead of from the path alone.
+fn routed(req: &ServiceRequest) -> bool {
+    let info = req.match_info();
+    info.unprocessed().len() < info.as_str().len() || info.segment_count() > 0
+}
+
 /// `host[:port]` (or `[v6]:port`) as address and port.
 fn split_host(host: &str) -> (&str, Option<u16>) {
     if let Some(rest) = host.strip_prefix('[') {
@@ -682,9 +739,21 @@ fn trace_response(cx: &Context) -> Option<HeaderValue> {
 /// Reads propagation headers from an actix-web request.
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
+/// The W3C propagators' headers as prebuilt names: a lookup by `&str` parses the name and,
+/// for a non-standard header, allocates it, on every request.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
+        let value = match key {
+            "traceparent" => self.0.get(&TRACEPARENT),
+            "tracestate" => self.0.get(&TRACESTATE),
+            "baggage" => self.0.get(&BAGGAGE),
+            _ => self.0.get(key),
+        };
+        value.and_then(|value| value.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -702,6 +771,43 @@ mod tests {
         assert_eq!(method_name("PATCH"), "PATCH");
         assert_eq!(method_name("get"), OTHER_METHOD);
         assert_eq!(method_name("PROPFIND"), OTHER_METHOD);
+    }
+
+    #[test]
+    fn a_request_is_routed_once_the_router_consumed_its_path() {
+        let mut req = actix_web::test::TestRequest::with_uri("/hello/x").to_srv_request();
+        assert!(!routed(&req), "fresh from the dispatcher");
+        req.match_info_mut().skip(6);
+        assert!(routed(&req), "a scope or resource matched a prefix");
+    }
+
+    #[test]
+    fn propagation_headers_are_found_by_prebuilt_and_parsed_names_alike() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "vendor=1"),
+            ("baggage", "tenant=a"),
+            ("x-other", "other"),
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let extractor = HeaderExtractor(&headers);
+        for key in ["traceparent", "tracestate", "baggage", "x-other", "X-Other"] {
+            assert_eq!(
+                extractor.get(key),
+                headers.get(key).and_then(|value| value.to_str().ok()),
+                "{key}"
+            );
+            assert!(extractor.get(key).is_some(), "{key}");
+        }
+        assert_eq!(extractor.get("missing"), None);
     }
 
     #[test]

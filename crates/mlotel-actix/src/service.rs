@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use opentelemetry::global::ObjectSafeTracerProvider;
 use opentelemetry::metrics::Meter;
 
+use crate::middleware::{SpanStarters, sdk_span_starters};
 use crate::{Health, MetricsEndpoint, RequestStats, RequestTelemetry, SystemSampler};
 
 /// Everything `mlotel-actix` adds to a service, from one [`mlotel::Telemetry`]:
@@ -39,7 +39,7 @@ use crate::{Health, MetricsEndpoint, RequestStats, RequestTelemetry, SystemSampl
 /// ```
 #[derive(Clone)]
 pub struct ServiceTelemetry {
-    tracer_provider: Arc<dyn ObjectSafeTracerProvider + Send + Sync>,
+    span_starters: SpanStarters,
     meter: Meter,
     stats: RequestStats,
     health: Health,
@@ -67,7 +67,7 @@ impl ServiceTelemetry {
             .requests(stats.clone())
             .system(sampler.reader());
         Ok(Self {
-            tracer_provider: Arc::new(telemetry.tracer_provider().clone()),
+            span_starters: sdk_span_starters(telemetry),
             meter,
             stats,
             health,
@@ -112,7 +112,7 @@ impl ServiceTelemetry {
 
     /// The middleware, for `App::wrap`; call it in the `HttpServer::new` closure.
     pub fn request_telemetry(&self) -> RequestTelemetry {
-        RequestTelemetry::with_providers(self.tracer_provider.as_ref(), &self.meter)
+        RequestTelemetry::with_span_starters(&self.span_starters, &self.meter)
             .with_stats(self.stats.clone())
     }
 
