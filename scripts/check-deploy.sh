@@ -94,3 +94,7 @@ echo "docker-compose config: ok"
 stack_python=python3
 if [ -x /usr/bin/python3 ]; then stack_python=/usr/bin/python3; fi
 "$stack_python" scripts/check_stack_config.py
+# ... and that checker catches what it is meant to: each mutation of the real files (an
+# unbound port, an unpinned image, memory_limiter second, an unknown data source uid, a
+# root USER, a rust image older than the lock needs, ...) must be reported.
+"$stack_python" scripts/check_stack_config.py --self-test
