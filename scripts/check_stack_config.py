@@ -364,10 +364,12 @@ def check_dockerfile(where, text, context, rust_needed=None):
             for source in words[:-1]:
                 if source in (".", "./"):
                     continue
-                if not glob.glob(os.path.join(context, source)):
-                    problems.append(f"{where}: {instruction} {source}: not in the build context")
-                elif ignored(source, patterns):
+                # .dockerignore first: an ignored path is absent from the context whether or not
+                # it exists in this checkout (target/ exists only after a build).
+                if ignored(source, patterns):
                     problems.append(f"{where}: {instruction} {source}: left out of the build context by .dockerignore")
+                elif not glob.glob(os.path.join(context, source)):
+                    problems.append(f"{where}: {instruction} {source}: not in the build context")
     users = [line.split()[1] for line in final if line.split()[0].upper() == "USER"]
     if not users or users[-1].split(":")[0] in ("root", "0"):
         problems.append(f"{where}: the final stage must switch to a non-root USER")
