@@ -114,6 +114,16 @@ fn app_routes(config: &mut web::ServiceConfig) {
                 GATE.notified().await;
                 HttpResponse::Ok().body("released")
             }),
+        )
+        .service(
+            web::scope("/tenants/{tenant}")
+                .route("/items/{id}", web::get().to(HttpResponse::Ok))
+                .route("/items/{id}/history", web::get().to(HttpResponse::Ok))
+                .service(
+                    web::scope("/inner")
+                        .wrap(RequestTelemetry::new())
+                        .route("/{leaf}", web::get().to(HttpResponse::Ok)),
+                ),
         );
 }
 
@@ -309,6 +319,56 @@ fn server_errors_set_error_status_and_error_type() {
         1,
     );
     assert_eq!(response_size.sum, Some(4.0), "\"boom\"");
+}
+
+/// The middleware remembers each path's route per worker (it runs before the router):
+/// repeated paths, other paths in the same scope and nested scopes must each get their own
+/// full template, and a middleware on an inner scope (the router already ran) the same.
+#[test]
+fn scoped_routes_get_their_full_template_every_time() {
+    let cases = [
+        ("/tenants/a/items/1", "/tenants/{tenant}/items/{id}"),
+        ("/tenants/a/items/1", "/tenants/{tenant}/items/{id}"),
+        (
+            "/tenants/b/items/1/history",
+            "/tenants/{tenant}/items/{id}/history",
+        ),
+        ("/tenants/a/items/2", "/tenants/{tenant}/items/{id}"),
+        (
+            "/tenants/a/items/1/history",
+            "/tenants/{tenant}/items/{id}/history",
+        ),
+        ("/tenants/a/items/1", "/tenants/{tenant}/items/{id}"),
+    ];
+    for (path, route) in cases {
+        let response = request("GET", path, &[], b"");
+        assert_eq!(response.status, 200, "{path}");
+        let trace_response = response
+            .header(TRACE_RESPONSE_HEADER)
+            .expect("traceresponse")
+            .to_owned();
+        let span = harness()
+            .spans_where(
+                move |span| {
+                    span.attr_str(attr::URL_PATH) == Some(path)
+                        && trace_response.contains(&span.span_id_hex())
+                },
+                1,
+            )
+            .remove(0);
+        assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(route), "{path}");
+        assert_eq!(span.name(), format!("GET {route}"), "{path}");
+    }
+
+    // Nested: the application's middleware and the inner scope's both name the full route.
+    let path = "/tenants/c/inner/leaf-9";
+    let route = "/tenants/{tenant}/inner/{leaf}";
+    assert_eq!(request("GET", path, &[], b"").status, 200);
+    let spans = harness().spans_where(move |span| span.attr_str(attr::URL_PATH) == Some(path), 2);
+    assert_eq!(spans.len(), 2, "one span per middleware");
+    for span in &spans {
+        assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(route));
+    }
 }
 
 #[test]
