@@ -540,6 +540,17 @@ impl PendingBins {
     }
 }
 
+/// The time a drift count is made at: `now()` for time windows, nothing read for count
+/// windows, which do not look at it.
+#[inline]
+fn drift_time(drift: &DriftMonitor, now: impl FnOnce() -> quanta::Instant) -> quanta::Instant {
+    if drift.needs_time() {
+        now()
+    } else {
+        drift.epoch()
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -865,7 +876,11 @@ impl ModelState {
                 bin => Some(bin),
             });
         let confidence = drift.bin_of_confidence(confidence);
-        Some((at.unwrap_or_else(quanta::Instant::now), label, confidence))
+        let at = match at {
+            Some(at) => at,
+            None => drift_time(drift, crate::drift::coarse_clock::recent),
+        };
+        Some((at, label, confidence))
     }
 
     /// Counts `rows` predictions into the stripe's drift counts.
@@ -932,7 +947,7 @@ impl ModelState {
         &self,
         stripe: usize,
         row: &R,
-        now: quanta::Instant,
+        now: impl FnOnce() -> quanta::Instant,
     ) {
         let Some(drift) = &self.drift else {
             row.for_each_feature(|feature, value| {
@@ -942,6 +957,7 @@ impl ModelState {
             });
             return;
         };
+        let now = drift_time(drift, now);
         let mut pending = PendingBins::default();
         row.for_each_feature(|feature, value| {
             let binned = drift.bin_of_feature(feature, value);
@@ -957,7 +973,7 @@ impl ModelState {
         &self,
         stripe: usize,
         values: &[FeatureValue<'_>],
-        now: quanta::Instant,
+        now: impl FnOnce() -> quanta::Instant,
     ) {
         let missing = |value: &FeatureValue<'_>| match value {
             FeatureValue::Missing => true,
@@ -972,6 +988,7 @@ impl ModelState {
             }
             return;
         };
+        let now = drift_time(drift, now);
         let mut pending = PendingBins::default();
         for (feature, value) in values.iter().enumerate() {
             let binned = drift.bin_of_value(feature, value);
@@ -1330,14 +1347,17 @@ impl Model {
     /// missing values are counted.
     pub fn observe_features<R: crate::FeatureRow + ?Sized>(&self, row: &R) {
         self.state
-            .observe_row(stripes::current(), row, quanta::Instant::now());
+            .observe_row(stripes::current(), row, crate::drift::coarse_clock::recent);
     }
 
     /// Feeds one input row whose values may be categories (`FeatureValue::Category`) to the
     /// drift window, for models with categorical features.
     pub fn observe_values(&self, values: &[FeatureValue<'_>]) {
-        self.state
-            .observe_values(stripes::current(), values, quanta::Instant::now());
+        self.state.observe_values(
+            stripes::current(),
+            values,
+            crate::drift::coarse_clock::recent,
+        );
     }
 
     /// The drift statistics of the current window, with everything recorded so far;

@@ -155,14 +155,14 @@ impl Guard {
 
     #[allow(missing_docs)]
     pub fn observe_features<R: FeatureRow + ?Sized>(&mut self, row: &R) {
-        self.model.observe_row(self.stripe, row, self.started);
+        self.model.observe_row(self.stripe, row, || self.started);
     }
 
     #[allow(missing_docs)]
     pub fn observe_feature_rows<B: FeatureRows + ?Sized>(&mut self, rows: &B) {
         let rows = rows.feature_rows();
         for row in rows {
-            self.model.observe_row(self.stripe, row, self.started);
+            self.model.observe_row(self.stripe, row, || self.started);
         }
         self.rows = rows.len() as u64;
     }

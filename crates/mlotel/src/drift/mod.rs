@@ -2,6 +2,7 @@
 //! windows of binned counts fed on the prediction path, and the statistics ([`stats`])
 //! computed from them at collection time.
 
+pub(crate) mod coarse_clock;
 pub(crate) mod gauges;
 pub(crate) mod monitor;
 pub mod reference;

@@ -237,6 +237,9 @@ impl DriftMonitor {
             (offset, profile)
         });
         let epoch = quanta::Instant::now();
+        if settings.window.slice_nanos().is_some() {
+            super::coarse_clock::start();
+        }
         Self {
             slice_nanos: settings.window.slice_nanos(),
             hand_over_rows: settings.window.stripe_hand_over_rows(),
@@ -263,6 +266,19 @@ impl DriftMonitor {
     /// Counters a stripe needs.
     pub(crate) fn new_counts(&self) -> SliceCounts {
         SliceCounts::new(self.bins)
+    }
+
+    /// Whether counting needs the time (time windows); count windows have one slice of
+    /// unbounded time.
+    #[inline]
+    pub(crate) fn needs_time(&self) -> bool {
+        self.slice_nanos.is_some()
+    }
+
+    /// A time for count windows, which never compare it with anything that changes.
+    #[inline]
+    pub(crate) fn epoch(&self) -> quanta::Instant {
+        self.epoch
     }
 
     /// The time slice `now` falls in (0 for count windows).
