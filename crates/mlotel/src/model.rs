@@ -533,6 +533,17 @@ impl PendingBins {
             || self.out_of_range_len == PENDING_FLAGS
     }
 
+    /// Adds a bin alone (a value neither missing nor out of range); true when the buffer
+    /// is full and must be counted now.
+    #[inline]
+    fn push_bin(&mut self, bin: usize) -> bool {
+        if let Some(slot) = self.bins.get_mut(self.len) {
+            *slot = u32::try_from(bin).unwrap_or(u32::MAX);
+            self.len += 1;
+        }
+        self.len == PENDING_BINS
+    }
+
     fn clear(&mut self) {
         self.len = 0;
         self.missing_len = 0;
@@ -960,6 +971,12 @@ impl ModelState {
         let now = drift_time(drift, now);
         let mut pending = PendingBins::default();
         row.for_each_feature(|feature, value| {
+            if let Some(index) = value.and_then(|value| drift.hot_bin(feature, value)) {
+                if pending.push_bin(index) {
+                    self.count_pending(stripe, now, &mut pending, false);
+                }
+                return;
+            }
             let binned = drift.bin_of_feature(feature, value);
             if self.pend(&mut pending, feature, value.is_none(), binned) {
                 self.count_pending(stripe, now, &mut pending, false);

@@ -88,6 +88,21 @@ enum Lookup {
     },
 }
 
+/// What binning a value of a numeric feature with few edges needs, in one fixed-size
+/// block: the common case of an observation takes this path ([`DriftMonitor::hot_bin`]).
+#[derive(Debug, Clone, Copy)]
+struct HotNumeric {
+    /// The edges, padded with NaN (never `<=` anything), so that counting them is a fixed
+    /// number of vector compares with no loop tail.
+    edges: [f64; HOT_EDGES],
+    min: f64,
+    max: f64,
+    offset: usize,
+}
+
+/// Edges a [`HotNumeric`] holds: the default 10 bins have 9.
+const HOT_EDGES: usize = 12;
+
 /// Where an observation of one feature goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Binned {
@@ -174,6 +189,9 @@ pub(crate) struct DriftMonitor {
     reference: Arc<Reference>,
     settings: DriftSettings,
     features: Vec<FeatureSlot>,
+    /// Per feature, the fixed-size lookup of numeric features with up to [`HOT_EDGES`]
+    /// edges.
+    hot: Vec<Option<HotNumeric>>,
     label: Option<(usize, CategoricalProfile)>,
     confidence: Option<(usize, NumericProfile)>,
     bins: usize,
@@ -199,7 +217,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl DriftMonitor {
     pub(crate) fn new(reference: Arc<Reference>, settings: DriftSettings) -> Self {
         let mut bins = 0;
-        let features = reference
+        let features: Vec<FeatureSlot> = reference
             .features
             .iter()
             .map(|profile| {
@@ -224,6 +242,22 @@ impl DriftMonitor {
                     }
                 };
                 FeatureSlot { offset, lookup }
+            })
+            .collect();
+        let hot = features
+            .iter()
+            .map(|slot| match &slot.lookup {
+                Lookup::Numeric(profile) if profile.edges.len() <= HOT_EDGES => {
+                    let mut edges = [f64::NAN; HOT_EDGES];
+                    edges[..profile.edges.len()].copy_from_slice(&profile.edges);
+                    Some(HotNumeric {
+                        edges,
+                        min: profile.min,
+                        max: profile.max,
+                        offset: slot.offset,
+                    })
+                }
+                _ => None,
             })
             .collect();
         let label = reference.label.clone().map(|profile| {
@@ -253,6 +287,7 @@ impl DriftMonitor {
             reference,
             settings,
             features,
+            hot,
             label,
             confidence,
             bins,
@@ -325,6 +360,26 @@ impl DriftMonitor {
             index: slot.offset + bin,
             out_of_range,
         })
+    }
+
+    /// The bin of `value` of feature `feature` when that is the common case: a numeric
+    /// feature with up to [`HOT_EDGES`] edges and a value within the reference's range
+    /// (so neither missing nor out of range). `None` otherwise: ask
+    /// [`bin_of_feature`](Self::bin_of_feature). Same answer as `bin_of_feature` where both
+    /// answer.
+    #[inline]
+    pub(crate) fn hot_bin(&self, feature: usize, value: f64) -> Option<usize> {
+        let hot = self.hot.get(feature)?.as_ref()?;
+        // False for NaN and for values outside min..=max (±∞ included).
+        if !(value >= hot.min && value <= hot.max) {
+            return None;
+        }
+        let bin: usize = hot
+            .edges
+            .iter()
+            .map(|edge| usize::from(*edge <= value))
+            .sum();
+        Some(hot.offset + bin)
     }
 
     /// Where a value given as text is counted: its category for a categorical feature, its
@@ -676,6 +731,70 @@ mod tests {
                 ..DriftSettings::default()
             },
         )
+    }
+
+    /// The fixed-size path answers exactly where `bin_of_feature` says "this bin, in range",
+    /// and leaves every other case (NaN, ±∞, out of range, too many edges) to it.
+    #[test]
+    fn the_hot_path_agrees_with_the_general_lookup() {
+        let rows: Vec<[f64; 3]> = (0..1_000)
+            .map(|row| {
+                [
+                    f64::from(row % 100),
+                    f64::from(row % 10),
+                    f64::from(row) / 7.0,
+                ]
+            })
+            .collect();
+        let mut monitors = vec![monitor(Window::default(), 1)];
+        for bins in [1, 4, 13, 40] {
+            let reference = Reference::fit_numeric(
+                &rows,
+                &["a", "b", "c"],
+                FitOptions {
+                    bins,
+                    ..FitOptions::default()
+                },
+            )
+            .expect("fits");
+            monitors.push(DriftMonitor::new(
+                Arc::new(reference),
+                DriftSettings::default(),
+            ));
+        }
+        let mut values = vec![
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e300,
+            -1e300,
+        ];
+        values.extend((-200..1_600).map(|step| f64::from(step) / 10.0));
+        for monitor in &monitors {
+            for feature in 0..monitor.features.len() {
+                let Lookup::Numeric(profile) = &monitor.features[feature].lookup else {
+                    unreachable!("numeric reference")
+                };
+                values.extend(profile.edges.iter().copied());
+                values.extend([profile.min, profile.max]);
+                for &value in &values {
+                    let general = monitor.bin_of_feature(feature, Some(value));
+                    let in_range = general.is_some_and(|binned| !binned.out_of_range)
+                        && value >= profile.min
+                        && value <= profile.max;
+                    let expected = (in_range && profile.edges.len() <= HOT_EDGES)
+                        .then(|| general.map(|binned| binned.index))
+                        .flatten();
+                    assert_eq!(
+                        monitor.hot_bin(feature, value),
+                        expected,
+                        "feature {feature}, {} edges, value {value}",
+                        profile.edges.len()
+                    );
+                }
+            }
+        }
     }
 
     /// Counts one row at `now` as the recording path does, handing over finished slices.
