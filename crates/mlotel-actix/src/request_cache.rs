@@ -34,6 +34,28 @@ struct Route {
     span_names: Vec<(&'static str, &'static str)>,
 }
 
+impl Route {
+    /// What a request with `method` needs of this route, interning its span name on first
+    /// sight of the method.
+    fn names(&mut self, method: &'static str) -> RouteNames {
+        let span_name = match self.span_names.iter().find(|(m, _)| *m == method) {
+            Some((_, name)) => Some(*name),
+            None => {
+                let name = intern(format!("{method} {}", self.value.as_str()));
+                if let Some(name) = name {
+                    self.span_names.push((method, name));
+                }
+                name
+            }
+        };
+        RouteNames {
+            id: self.id,
+            value: self.value.clone(),
+            span_name,
+        }
+    }
+}
+
 /// What a request needs of its route.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteNames {
@@ -80,33 +102,18 @@ impl RequestCache {
     /// `None` past the bound of routes.
     pub(crate) fn route(&self, pattern: &str, method: &'static str) -> Option<RouteNames> {
         let mut routes = self.routes.borrow_mut();
-        if !routes.contains_key(pattern) {
-            if routes.len() >= MAX_ROUTES {
-                return None;
-            }
-            let route = Route {
-                id: u32::try_from(routes.len()).ok()?,
-                value: StringValue::from(Arc::<str>::from(pattern)),
-                span_names: Vec::new(),
-            };
-            routes.insert(pattern.into(), route);
+        if let Some(route) = routes.get_mut(pattern) {
+            return Some(route.names(method));
         }
-        let route = routes.get_mut(pattern)?;
-        let span_name = match route.span_names.iter().find(|(m, _)| *m == method) {
-            Some((_, name)) => Some(*name),
-            None => {
-                let name = intern(format!("{method} {}", route.value.as_str()));
-                if let Some(name) = name {
-                    route.span_names.push((method, name));
-                }
-                name
-            }
+        if routes.len() >= MAX_ROUTES {
+            return None;
+        }
+        let route = Route {
+            id: u32::try_from(routes.len()).ok()?,
+            value: StringValue::from(Arc::<str>::from(pattern)),
+            span_names: Vec::new(),
         };
-        Some(RouteNames {
-            id: route.id,
-            value: route.value.clone(),
-            span_name,
-        })
+        Some(routes.entry(pattern.into()).or_insert(route).names(method))
     }
 
     /// The series of `key`, bound with `attributes` on first sight; `None` past the bound.
@@ -180,21 +187,16 @@ pub(crate) fn trace_response_bytes(trace_id: [u8; 16], span_id: [u8; 8], flags: 
     let mut out = [b'-'; 55];
     out[0] = b'0';
     out[1] = b'0';
-    let mut at = 3;
-    for byte in trace_id {
-        out[at] = HEX[usize::from(byte >> 4)];
-        out[at + 1] = HEX[usize::from(byte & 0xf)];
-        at += 2;
-    }
-    at += 1;
-    for byte in span_id {
-        out[at] = HEX[usize::from(byte >> 4)];
-        out[at + 1] = HEX[usize::from(byte & 0xf)];
-        at += 2;
-    }
-    at += 1;
-    out[at] = HEX[usize::from(flags >> 4)];
-    out[at + 1] = HEX[usize::from(flags & 0xf)];
+    let mut hex = |at: usize, bytes: &[u8]| {
+        for (i, byte) in bytes.iter().enumerate() {
+            out[at + 2 * i] = HEX[usize::from(byte >> 4)];
+            out[at + 2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+    };
+    // "00-" trace id (32) "-" span id (16) "-" flags (2)
+    hex(3, &trace_id);
+    hex(36, &span_id);
+    hex(53, &[flags]);
     out
 }
 

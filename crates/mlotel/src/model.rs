@@ -521,7 +521,9 @@ impl PendingBins {
                 *len += 1;
             }
         }
-        add(&mut self.bins, &mut self.len, bin);
+        if let Some(bin) = bin {
+            self.push_bin(bin);
+        }
         add(&mut self.missing, &mut self.missing_len, missing_slot);
         add(
             &mut self.out_of_range,
