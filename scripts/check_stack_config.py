@@ -22,7 +22,8 @@
   context and are not left out by .dockerignore, each COPY --from names an earlier stage,
   the final stage runs as a non-root USER with a HEALTHCHECK, and the rust builder image
   is at least the newest rust-version among the predictor's locked dependencies (from
-  `cargo metadata --locked --offline`; skipped with a note when cargo is missing).
+  `cargo metadata --locked`, which fetches the crates it lacks; skipped with a note when cargo
+  is missing).
 
 Exits 1 naming the file and key of each problem found. Needs PyYAML and jsonschema
 (Debian: python3-yaml, python3-jsonschema, which docker-compose pulls in).
@@ -302,7 +303,7 @@ def rust_needed_by_lock(package="predictor"):
     if shutil.which("cargo") is None:
         return None
     output = subprocess.run(
-        ["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
+        ["cargo", "metadata", "--locked", "--format-version", "1"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
     metadata = json.loads(output)
     packages = {p["id"]: p for p in metadata["packages"]}

@@ -12,6 +12,9 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
+step "cargo fetch --locked (a fresh machine has no crates; the deploy checks read cargo metadata)"
+cargo fetch --locked
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
