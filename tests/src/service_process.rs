@@ -4,6 +4,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running service process; dropping it kills the process.
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 pub struct ServiceProcess {
     child: Child,
     address: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServiceProcess {
@@ -27,8 +29,13 @@ impl ServiceProcess {
             .expect("the service starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, addresses) = std::sync::mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(mut kept) = kept.lock() {
+                    kept.push(line.clone());
+                }
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     let address: String = rest
                         .chars()
@@ -41,6 +48,7 @@ impl ServiceProcess {
         let mut service = Self {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stdout: lines,
         };
         let address = addresses
             .recv_timeout(timeout)
@@ -54,6 +62,14 @@ impl ServiceProcess {
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The lines it has written to stdout so far (its JSON log lines).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
     }
 
     /// Its process id.

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::redact;
+use crate::span_limits::{DEFAULT_COUNT_LIMIT, SpanLimitSettings};
 
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +89,18 @@ impl Signal {
         }
     }
 
+    /// What `count` exported items of the signal are called.
+    pub(crate) fn item_name(self, count: u64) -> &'static str {
+        match (self, count == 1) {
+            (Self::Traces, true) => "span",
+            (Self::Traces, false) => "spans",
+            (Self::Metrics, true) => "data point",
+            (Self::Metrics, false) => "data points",
+            (Self::Logs, true) => "log record",
+            (Self::Logs, false) => "log records",
+        }
+    }
+
     fn env_infix(self) -> &'static str {
         match self {
             Self::Traces => "TRACES",
@@ -121,6 +135,8 @@ pub(crate) struct CodeSettings {
     pub(crate) traces_exporter: Option<String>,
     pub(crate) metrics_exporter: Option<String>,
     pub(crate) logs_exporter: Option<String>,
+    pub(crate) span_queue_max_bytes: Option<usize>,
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 /// Everything the pipeline needs, validated.
@@ -140,6 +156,14 @@ pub(crate) struct Settings {
     /// `OTEL_BSP_SCHEDULE_DELAY`: read here so `env_vars` can set it like the others (the
     /// SDK itself reads only the process environment).
     pub(crate) span_schedule_delay: Option<Duration>,
+    /// `OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_*_LIMIT`, `OTEL_EVENT_*` and `OTEL_LINK_*`.
+    pub(crate) span_limits: SpanLimitSettings,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: finished spans waiting for export at most.
+    pub(crate) span_queue_capacity: usize,
+    /// Bytes of finished spans waiting for export at most.
+    pub(crate) span_queue_max_bytes: usize,
+    /// The whole of [`Telemetry::shutdown`](crate::Telemetry::shutdown) at most.
+    pub(crate) shutdown_timeout: Duration,
     /// Problems that do not stop start-up (logged once logging is up).
     pub(crate) warnings: Vec<String>,
 }
@@ -191,6 +215,14 @@ impl Env {
 
 const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The specification's default of `OTEL_BSP_MAX_QUEUE_SIZE`.
+const DEFAULT_SPAN_QUEUE_CAPACITY: usize = 2048;
+/// 32 MiB: 2,048 spans of 16 KiB each. A queue of 2,048 spans with 100 KiB attributes
+/// would hold 200 MiB while a collector is slow.
+pub(crate) const DEFAULT_SPAN_QUEUE_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Well under the 10 s a container runtime waits between SIGTERM and SIGKILL, leaving the
+/// service time to drain its requests first.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, ConfigError> {
     let mut warnings = Vec::new();
@@ -208,7 +240,7 @@ pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, Config
 
     let mut resource_attributes = code.resource_attributes.clone();
     if let Some((key, value)) = env.get("OTEL_RESOURCE_ATTRIBUTES") {
-        for (name, attribute) in parse_key_values(key, value)? {
+        for (name, attribute) in parse_key_values(key, value, Quote::Shown)? {
             upsert(&mut resource_attributes, name, attribute);
         }
     }
@@ -253,6 +285,11 @@ pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, Config
         .map(|(key, value)| parse_millis(key, value))
         .transpose()?;
 
+    let span_queue_capacity = match env.get("OTEL_BSP_MAX_QUEUE_SIZE") {
+        Some((key, value)) => parse_positive(key, value)?,
+        None => DEFAULT_SPAN_QUEUE_CAPACITY,
+    };
+
     Ok(Settings {
         sdk_disabled,
         service_name,
@@ -265,7 +302,42 @@ pub(crate) fn resolve(code: &CodeSettings, env: &Env) -> Result<Settings, Config
         sampler,
         metric_export_interval,
         span_schedule_delay,
+        span_limits: span_limits(env)?,
+        span_queue_capacity,
+        span_queue_max_bytes: code
+            .span_queue_max_bytes
+            .unwrap_or(DEFAULT_SPAN_QUEUE_MAX_BYTES),
+        shutdown_timeout: code.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         warnings,
+    })
+}
+
+/// The span limits, each from its span-specific variable, else the general one, else the
+/// specification's default.
+fn span_limits(env: &Env) -> Result<SpanLimitSettings, ConfigError> {
+    let count = |keys: &[&str]| -> Result<u32, ConfigError> {
+        match env.first(keys) {
+            Some((key, value)) => parse_count(&key, &value),
+            None => Ok(DEFAULT_COUNT_LIMIT),
+        }
+    };
+    let attribute_value_length = match env.first(&[
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    ]) {
+        Some((key, value)) => Some(parse_count(&key, &value)? as usize),
+        None => None,
+    };
+    Ok(SpanLimitSettings {
+        attribute_value_length,
+        attribute_count: count(&[
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_ATTRIBUTE_COUNT_LIMIT",
+        ])?,
+        event_count: count(&["OTEL_SPAN_EVENT_COUNT_LIMIT"])?,
+        link_count: count(&["OTEL_SPAN_LINK_COUNT_LIMIT"])?,
+        event_attribute_count: count(&["OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"])?,
+        link_attribute_count: count(&["OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"])?,
     })
 }
 
@@ -416,7 +488,7 @@ fn otlp_target(code: &CodeSettings, env: &Env, signal: Signal) -> Result<OtlpTar
     }
     for key in [generic_key("HEADERS"), signal_key("HEADERS")] {
         if let Some((key, value)) = env.get(&key) {
-            for (name, header) in parse_key_values(key, value)? {
+            for (name, header) in parse_key_values(key, value, Quote::Hidden)? {
                 validate_header(key, &name, &header)?;
                 upsert(&mut headers, name.to_ascii_lowercase(), header);
             }
@@ -437,15 +509,17 @@ fn otlp_target(code: &CodeSettings, env: &Env, signal: Signal) -> Result<OtlpTar
 }
 
 pub(crate) fn validate_endpoint(source_name: &str, value: &str) -> Result<(), ConfigError> {
+    // Errors quote the endpoint without its user info or query: they reach logs and stderr.
+    let shown = redact::endpoint(value);
     let uri: http::Uri = value
         .parse()
-        .map_err(|error| ConfigError::new(source_name, value, format!("not a URL ({error})")))?;
+        .map_err(|error| ConfigError::new(source_name, &shown, format!("not a URL ({error})")))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
             return Err(ConfigError::new(
                 source_name,
-                value,
+                &shown,
                 "https endpoints are not supported yet (no TLS stack is built in); \
                  send to a local collector over http:// and let it use TLS",
             ));
@@ -453,13 +527,13 @@ pub(crate) fn validate_endpoint(source_name: &str, value: &str) -> Result<(), Co
         _ => {
             return Err(ConfigError::new(
                 source_name,
-                value,
+                &shown,
                 "the URL must start with http:// or https://",
             ));
         }
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(ConfigError::new(source_name, value, "the URL has no host"));
+        return Err(ConfigError::new(source_name, &shown, "the URL has no host"));
     }
     Ok(())
 }
@@ -467,11 +541,12 @@ pub(crate) fn validate_endpoint(source_name: &str, value: &str) -> Result<(), Co
 fn validate_header(source_name: &str, name: &str, value: &str) -> Result<(), ConfigError> {
     http::HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| ConfigError::new(source_name, name, "not a valid HTTP header name"))?;
+    // The value is often a credential (`Authorization`, an API key): never quote it.
     http::HeaderValue::from_str(value).map_err(|_| {
         ConfigError::new(
             source_name,
-            value,
-            format!("not a valid value for header {name}"),
+            "(hidden)",
+            format!("the value of header {name} is not a valid HTTP header value"),
         )
     })?;
     Ok(())
@@ -524,37 +599,62 @@ fn parse_millis(key: &str, value: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// Whether an error may quote the value it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    Shown,
+    /// Header values are credentials (`Authorization`, API keys): errors name the position.
+    Hidden,
+}
+
+/// A limit: a whole number, zero allowed (the specification's non-negative integer).
+fn parse_count(key: &str, value: &str) -> Result<u32, ConfigError> {
+    value
+        .parse::<u32>()
+        .map_err(|_| ConfigError::new(key, value, "expected a whole number, 0 or more"))
+}
+
+fn parse_positive(key: &str, value: &str) -> Result<usize, ConfigError> {
+    match value.parse::<usize>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(ConfigError::new(
+            key,
+            value,
+            "expected a positive whole number",
+        )),
+    }
+}
+
 /// Parses the `key=value,key=value` lists of `OTEL_RESOURCE_ATTRIBUTES` and
 /// `OTEL_EXPORTER_OTLP_HEADERS`; values are percent-decoded as the spec requires.
-fn parse_key_values(source_name: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+fn parse_key_values(
+    source_name: &str,
+    value: &str,
+    quote: Quote,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs = Vec::new();
-    for item in value
+    let items = value
         .split(',')
         .map(str::trim)
-        .filter(|item| !item.is_empty())
-    {
-        let Some((name, item_value)) = item.split_once('=') else {
-            return Err(ConfigError::new(
+        .filter(|item| !item.is_empty());
+    for (position, item) in items.enumerate() {
+        let error = |problem: &str| match quote {
+            Quote::Shown => ConfigError::new(source_name, value, format!("{item:?} {problem}")),
+            Quote::Hidden => ConfigError::new(
                 source_name,
-                value,
-                format!("{item:?} is not of the form key=value"),
-            ));
+                "(hidden)",
+                format!("item {} of the list {problem}", position + 1),
+            ),
+        };
+        let Some((name, item_value)) = item.split_once('=') else {
+            return Err(error("is not of the form key=value"));
         };
         let name = name.trim();
         if name.is_empty() {
-            return Err(ConfigError::new(
-                source_name,
-                value,
-                format!("{item:?} has an empty key"),
-            ));
+            return Err(error("has an empty key"));
         }
-        let decoded = percent_decode(item_value.trim()).ok_or_else(|| {
-            ConfigError::new(
-                source_name,
-                value,
-                format!("{item:?} has an invalid percent-encoding"),
-            )
-        })?;
+        let decoded = percent_decode(item_value.trim())
+            .ok_or_else(|| error("has an invalid percent-encoding"))?;
         pairs.push((name.to_owned(), decoded));
     }
     Ok(pairs)
@@ -621,6 +721,35 @@ mod tests {
         assert_eq!(settings.metric_export_interval, Duration::from_secs(60));
         assert_eq!(settings.span_schedule_delay, None);
         assert!(settings.service_name.starts_with("unknown_service:"));
+        assert_eq!(settings.span_limits, SpanLimitSettings::default());
+        assert_eq!(settings.span_limits.attribute_value_length, None);
+        assert_eq!(settings.span_limits.attribute_count, 128);
+        assert_eq!(settings.span_queue_capacity, 2048);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn span_limits_prefer_the_span_variable_to_the_general_one() {
+        let settings = resolved(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "40"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "30"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "0"),
+            ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "7"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+        ]);
+        let limits = settings.span_limits;
+        assert_eq!(limits.attribute_value_length, Some(100));
+        assert_eq!(limits.attribute_count, 30);
+        assert_eq!(limits.event_count, 0);
+        assert_eq!(limits.link_attribute_count, 7);
+        assert_eq!(limits.event_attribute_count, 128);
+        assert_eq!(settings.span_queue_capacity, 64);
+        let settings = resolved(&[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100"),
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
+        ]);
+        assert_eq!(settings.span_limits.attribute_value_length, Some(20));
     }
 
     #[test]
@@ -831,7 +960,7 @@ mod tests {
             (
                 &[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")],
                 "OTEL_EXPORTER_OTLP_HEADERS",
-                "novalue",
+                "(hidden)",
             ),
             (
                 &[("OTEL_EXPORTER_OTLP_HEADERS", "bad header=1")],
@@ -842,6 +971,16 @@ mod tests {
                 &[("OTEL_RESOURCE_ATTRIBUTES", "a=%zz")],
                 "OTEL_RESOURCE_ATTRIBUTES",
                 "a=%zz",
+            ),
+            (
+                &[("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1")],
+                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                "-1",
+            ),
+            (
+                &[("OTEL_BSP_MAX_QUEUE_SIZE", "0")],
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                "0",
             ),
             (
                 &[("OTEL_TRACES_EXPORTER", "zipkin")],
@@ -864,6 +1003,59 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn errors_never_quote_credentials() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "ftp://user:s3cret@host:4318?key=k3y",
+                )],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "https://user:s3cret@host/v1/traces",
+                )],
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            ),
+            (
+                &[(
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "authorization=Bearer s3cret,k3y",
+                )],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret%zz")],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret\u{7f}")],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+        ];
+        for (pairs, variable) in cases {
+            let error = error(pairs);
+            assert_eq!(error.source_name, *variable);
+            let shown = error.to_string();
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("k3y"),
+                "{variable}: {shown}"
+            );
+        }
+        // The endpoint itself keeps user info and query: the exporter needs them.
+        let settings = resolved(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://user:s3cret@collector:4318",
+        )]);
+        assert_eq!(
+            settings.traces.expect("traces").endpoint,
+            "http://user:s3cret@collector:4318/v1/traces"
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub enum InstallError {
     Exporter {
         /// `traces`, `metrics` or `logs`.
         signal: &'static str,
-        /// The endpoint the exporter was built for.
+        /// The endpoint the exporter was built for, without user info or query.
         endpoint: String,
         /// The exporter's own error.
         message: String,

@@ -16,6 +16,7 @@ use opentelemetry::metrics::Meter;
 
 use crate::config::Signal;
 use crate::names::{self, InstrumentSpec, attr};
+use crate::redact::RedactedEndpoint;
 
 /// How often at most a failing exporter logs; the failures in between are counted.
 pub(crate) const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -25,7 +26,8 @@ pub(crate) const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 pub(crate) struct ExportCounters {
     signal: Signal,
     component_type: &'static str,
-    endpoint: String,
+    /// Shown without user info or query; the exporter's errors are scrubbed of them too.
+    endpoint: RedactedEndpoint,
     exported: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
@@ -38,11 +40,11 @@ pub(crate) struct ExportCounters {
 }
 
 impl ExportCounters {
-    pub(crate) fn new(signal: Signal, component_type: &'static str, endpoint: String) -> Arc<Self> {
+    pub(crate) fn new(signal: Signal, component_type: &'static str, endpoint: &str) -> Arc<Self> {
         Arc::new(Self {
             signal,
             component_type,
-            endpoint,
+            endpoint: RedactedEndpoint::new(endpoint),
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -63,7 +65,7 @@ impl ExportCounters {
             tracing::info!(
                 target: "mlotel::export",
                 signal = self.signal.name(),
-                endpoint = %self.endpoint,
+                endpoint = %self.endpoint.display(),
                 "telemetry export recovered"
             );
         }
@@ -72,7 +74,7 @@ impl ExportCounters {
     pub(crate) fn record_failure(&self, items: u64, error: &dyn std::fmt::Display) {
         self.failed.fetch_add(items, Ordering::Relaxed);
         self.failing.store(true, Ordering::Relaxed);
-        let message = error.to_string();
+        let message = self.endpoint.scrub(&error.to_string());
         if let Ok(mut last_error) = self.last_error.lock() {
             *last_error = Some(message.clone());
         }
@@ -91,7 +93,7 @@ impl ExportCounters {
             tracing::warn!(
                 target: "mlotel::export",
                 signal = self.signal.name(),
-                endpoint = %self.endpoint,
+                endpoint = %self.endpoint.display(),
                 error = %message,
                 failures_not_logged = suppressed,
                 items_failed_total = self.failed.load(Ordering::Relaxed),
@@ -103,6 +105,15 @@ impl ExportCounters {
 
     pub(crate) fn record_dropped(&self, items: u64) {
         self.dropped.fetch_add(items, Ordering::Relaxed);
+    }
+
+    pub(crate) fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    /// Items failed or dropped so far: what never reached the receiver.
+    pub(crate) fn lost(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed) + self.dropped.load(Ordering::Relaxed)
     }
 
     pub(crate) fn record_queued(&self) {
@@ -117,7 +128,7 @@ impl ExportCounters {
         ExporterStatus {
             signal: self.signal.name(),
             component_type: self.component_type,
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint.display().to_owned(),
             exported: self.exported.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -266,8 +277,7 @@ mod tests {
 
     #[test]
     fn failures_are_counted_and_success_is_timestamped() {
-        let counters =
-            ExportCounters::new(Signal::Traces, "otlp_grpc_span_exporter", "http://x".into());
+        let counters = ExportCounters::new(Signal::Traces, "otlp_grpc_span_exporter", "http://x");
         counters.record_failure(3, &"connection refused");
         counters.record_failure(2, &"connection refused");
         counters.record_dropped(4);
@@ -283,11 +293,8 @@ mod tests {
 
     #[test]
     fn only_the_first_failure_of_an_interval_is_logged() {
-        let counters = ExportCounters::new(
-            Signal::Metrics,
-            "otlp_http_metric_exporter",
-            "http://x".into(),
-        );
+        let counters =
+            ExportCounters::new(Signal::Metrics, "otlp_http_metric_exporter", "http://x");
         counters.record_failure(1, &"refused");
         let logged_at = counters.last_failure_log_unix_ms.load(Ordering::Relaxed);
         assert_ne!(logged_at, 0);

@@ -54,7 +54,13 @@
 //!
 //! # Minimum supported Rust version
 //!
-//! Rust 1.88 (edition 2024).
+//! Rust 1.89 (edition 2024).
+
+/// The README's Rust examples, compiled and run as doctests so they cannot drift from
+/// the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -75,8 +81,10 @@ mod otlp;
 mod output;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod redact;
 mod registry;
 mod resource;
+mod span_limits;
 mod stripes;
 mod telemetry;
 

@@ -8,6 +8,7 @@ use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 
 use crate::config::{OtlpTarget, Protocol, Signal};
 use crate::error::InstallError;
+use crate::redact::RedactedEndpoint;
 
 /// The Tokio runtime the gRPC exporters run on. It is our own (one worker thread) so the
 /// exporters work the same whether the application uses Tokio, actix (one current-thread
@@ -90,10 +91,13 @@ macro_rules! build_exporter {
             #[allow(unreachable_patterns)]
             _ => unreachable!("config rejects protocols whose feature is off"),
         };
-        result.map_err(|error| InstallError::Exporter {
-            signal: $signal.name(),
-            endpoint: target.endpoint.clone(),
-            message: error.to_string(),
+        result.map_err(|error| {
+            let endpoint = RedactedEndpoint::new(&target.endpoint);
+            InstallError::Exporter {
+                signal: $signal.name(),
+                endpoint: endpoint.display().to_owned(),
+                message: endpoint.scrub(&error.to_string()),
+            }
         })
     }};
 }

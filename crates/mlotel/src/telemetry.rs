@@ -3,11 +3,12 @@
 //! flushes everything when shut down or dropped.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, global};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use opentelemetry_sdk::metrics::PeriodicReader;
@@ -26,7 +27,9 @@ use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Settings, Signal
 use crate::error::InstallError;
 use crate::export_health::{self, ExportCounters, ExportMonitor, ExporterStatus};
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use crate::export_wrappers::{CountingLogExporter, CountingMetricExporter, bounded_span_pipeline};
+use crate::export_wrappers::{
+    CountingLogExporter, CountingMetricExporter, SpanQueueLimits, bounded_span_pipeline,
+};
 use crate::logging::{self, JsonLogFormat};
 use crate::model::{Model, ModelBuilder, ModelSet, ModelState, SpanPolicy, TracingState};
 use crate::names;
@@ -36,10 +39,7 @@ use crate::otlp::{self, ExportRuntime};
 use crate::prometheus::PrometheusHandle;
 use crate::registry;
 use crate::resource;
-
-/// Spans waiting for export at most; beyond it spans are dropped and counted.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-const SPAN_QUEUE_CAPACITY: usize = 2048;
+use crate::span_limits::SpanLimitSettings;
 
 /// Configures telemetry in code; every value can be overridden by its `OTEL_*` variable.
 #[must_use = "call build() or install()"]
@@ -117,6 +117,23 @@ impl TelemetryBuilder {
     /// How often metrics are pushed over OTLP (default 60 s).
     pub fn metric_export_interval(mut self, interval: Duration) -> Self {
         self.code.metric_export_interval = Some(interval);
+        self
+    }
+
+    /// Bytes of finished spans waiting for export at most (default 32 MiB), next to
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` spans: beyond either, spans are dropped and counted, so a
+    /// slow or unreachable collector cannot grow memory without bound.
+    pub fn span_queue_max_bytes(mut self, bytes: usize) -> Self {
+        self.code.span_queue_max_bytes = Some(bytes);
+        self
+    }
+
+    /// The longest [`Telemetry::shutdown`] (and drop) may take, all signals together
+    /// (default 5 s): what is not exported by then is reported as lost. Keep it under your
+    /// platform's stop timeout (Docker and Kubernetes wait 10 s and 30 s before killing)
+    /// minus the time the service needs to drain its requests.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.code.shutdown_timeout = Some(timeout);
         self
     }
 
@@ -240,8 +257,8 @@ pub struct Telemetry {
     warnings: Vec<String>,
     rust_log: Option<String>,
     sdk_disabled: bool,
-    /// Longest export timeout of any exporter, so shutdown waits for the last export.
-    export_timeout: Duration,
+    /// The whole of shutdown at most.
+    shutdown_timeout: Duration,
     shut_down: bool,
     /// Models bound to this meter provider: its collections hand their stripes over.
     models: Arc<ModelSet>,
@@ -299,7 +316,7 @@ impl Telemetry {
             let counters = ExportCounters::new(
                 signal,
                 otlp::component_type(signal, target.protocol),
-                target.endpoint.clone(),
+                &target.endpoint,
             );
             exporters.push(Arc::clone(&counters));
             counters
@@ -311,6 +328,7 @@ impl Telemetry {
         )]
         let mut tracer_provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
+            .with_span_limits(settings.span_limits.sdk())
             .with_sampler(sdk_sampler(if settings.sdk_disabled {
                 Sampler::AlwaysOff
             } else {
@@ -319,13 +337,18 @@ impl Telemetry {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         if let Some(target) = &settings.traces {
             let exporter = otlp::span_exporter(&mut runtime, target)?;
+            let limits = SpanQueueLimits {
+                spans: settings.span_queue_capacity,
+                bytes: settings.span_queue_max_bytes,
+                span: settings.span_limits,
+            };
             let processor = bounded_span_pipeline(
                 exporter,
                 counters_for(Signal::Traces, target),
-                SPAN_QUEUE_CAPACITY,
+                limits,
                 |exporter| {
-                    let mut config =
-                        BatchConfigBuilder::default().with_max_queue_size(SPAN_QUEUE_CAPACITY);
+                    let mut config = BatchConfigBuilder::default()
+                        .with_max_queue_size(settings.span_queue_capacity);
                     if let Some(delay) = settings.span_schedule_delay {
                         config = config.with_scheduled_delay(delay);
                     }
@@ -384,7 +407,10 @@ impl Telemetry {
         #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
         let tracing_exported = !span_processors.is_empty();
         for processor in span_processors {
-            tracer_provider = tracer_provider.with_span_processor(BoxedSpanProcessor(processor));
+            tracer_provider = tracer_provider.with_span_processor(BoxedSpanProcessor {
+                inner: processor,
+                limits: settings.span_limits,
+            });
         }
         let tracer_provider = tracer_provider.build();
         let telemetry = Self {
@@ -398,12 +424,7 @@ impl Telemetry {
             warnings: settings.warnings,
             rust_log: env.rust_log(),
             sdk_disabled: settings.sdk_disabled,
-            export_timeout: [&settings.traces, &settings.metrics, &settings.logs]
-                .into_iter()
-                .flatten()
-                .map(|target| target.timeout)
-                .max()
-                .unwrap_or_default(),
+            shutdown_timeout: settings.shutdown_timeout,
             shut_down: false,
             models: Arc::new(ModelSet::default()),
             tracing: Arc::new(TracingState {
@@ -557,7 +578,13 @@ impl Telemetry {
         into_result(failures)
     }
 
-    /// Flushes and stops every provider; recording afterwards is a no-op.
+    /// Flushes and stops every provider, within the shutdown timeout (5 s unless
+    /// [`TelemetryBuilder::shutdown_timeout`] says otherwise); recording afterwards is a
+    /// no-op.
+    ///
+    /// An error says what was not delivered (no collector listening, a collector too slow
+    /// for the deadline): telemetry was lost, the program itself did nothing wrong. Report
+    /// it and exit normally, e.g. `if let Err(lost) = telemetry.shutdown() { eprintln!("{lost}") }`.
     pub fn shutdown(mut self) -> Result<(), ShutdownError> {
         self.shutdown_providers()
     }
@@ -566,25 +593,151 @@ impl Telemetry {
         if std::mem::replace(&mut self.shut_down, true) {
             return Ok(());
         }
-        // The SDK's default shutdown timeout (5 s) is shorter than the default export
-        // timeout (10 s): waiting less would abandon the last batch to a slow collector.
-        let timeout = self.export_timeout + Duration::from_secs(1);
-        let mut failures = Vec::new();
-        if let Err(error) = self.tracer_provider.shutdown_with_timeout(timeout) {
-            failures.push(format!("traces: {error}"));
-        }
-        if let Err(error) = self.meter_provider.shutdown_with_timeout(timeout) {
-            failures.push(format!("metrics: {error}"));
-        }
-        if let Some(Err(error)) = self
-            .logger_provider
-            .as_ref()
-            .map(|provider| provider.shutdown_with_timeout(timeout))
-        {
-            failures.push(format!("logs: {error}"));
-        }
+        let deadline = Instant::now() + self.shutdown_timeout;
+        let lost_before: Vec<u64> = self
+            .exporters
+            .iter()
+            .map(|counters| counters.lost())
+            .collect();
+        let sdk_errors = shut_down_within(self.providers(), deadline);
+        let failures = [Signal::Traces, Signal::Metrics, Signal::Logs]
+            .into_iter()
+            .filter_map(|signal| {
+                let sdk_error = sdk_errors
+                    .iter()
+                    .find(|(failed, _)| *failed == signal)
+                    .map(|(_, error)| error);
+                let lost_now: Vec<_> = self
+                    .exporters
+                    .iter()
+                    .zip(&lost_before)
+                    .filter(|(counters, _)| counters.signal() == signal)
+                    .map(|(counters, before)| (counters.status(), counters.lost() - before))
+                    .filter(|(_, lost)| *lost > 0)
+                    .collect();
+                describe_loss(signal, sdk_error, &lost_now, self.shutdown_timeout)
+            })
+            .collect();
         into_result(failures)
     }
+}
+
+/// A provider to shut down, type-erased so each can go to its own thread.
+type ShutdownStep = (Signal, Box<dyn FnOnce(Duration) -> OTelSdkResult + Send>);
+
+impl Telemetry {
+    fn providers(&self) -> Vec<ShutdownStep> {
+        let tracer_provider = self.tracer_provider.clone();
+        let meter_provider = self.meter_provider.clone();
+        let mut steps: Vec<ShutdownStep> = vec![
+            (
+                Signal::Traces,
+                Box::new(move |timeout| tracer_provider.shutdown_with_timeout(timeout)),
+            ),
+            (
+                Signal::Metrics,
+                Box::new(move |timeout| meter_provider.shutdown_with_timeout(timeout)),
+            ),
+        ];
+        if let Some(logger_provider) = self.logger_provider.clone() {
+            steps.push((
+                Signal::Logs,
+                Box::new(move |timeout| logger_provider.shutdown_with_timeout(timeout)),
+            ));
+        }
+        steps
+    }
+}
+
+/// Shuts every provider down on its own thread and waits for them until `deadline`: the
+/// SDK's shutdown does not always keep to the timeout it is given (the periodic metric
+/// reader waits 5 s whatever it is told), and a collector that never answers holds an
+/// export until the export timeout. A provider still busy at the deadline is reported as
+/// timed out and left to finish (or die with the process) in the background.
+fn shut_down_within(steps: Vec<ShutdownStep>, deadline: Instant) -> Vec<(Signal, OTelSdkError)> {
+    let (done, results) = std::sync::mpsc::channel();
+    let mut pending = Vec::new();
+    let mut errors = Vec::new();
+    for (signal, shutdown) in steps {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let done = done.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("mlotel-shutdown-{}", signal.name()))
+            .spawn(move || {
+                let _ = done.send((signal, shutdown(timeout)));
+            });
+        match spawned {
+            Ok(_) => pending.push(signal),
+            // No thread to spare: reported; the provider shuts down when it is dropped.
+            Err(error) => errors.push((
+                signal,
+                OTelSdkError::InternalFailure(format!("no thread to shut down on: {error}")),
+            )),
+        }
+    }
+    drop(done);
+    while !pending.is_empty() {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match results.recv_timeout(wait) {
+            Ok((signal, result)) => {
+                pending.retain(|waiting| *waiting != signal);
+                if let Err(error) = result {
+                    errors.push((signal, error));
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    errors.extend(
+        pending
+            .into_iter()
+            .map(|signal| (signal, OTelSdkError::Timeout(Duration::ZERO))),
+    );
+    errors
+}
+
+/// One line for a signal that shutdown could not flush, or `None` if it did.
+fn describe_loss(
+    signal: Signal,
+    sdk_error: Option<&OTelSdkError>,
+    lost: &[(ExporterStatus, u64)],
+    timeout: Duration,
+) -> Option<String> {
+    if sdk_error.is_none() && lost.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = lost
+        .iter()
+        .map(|(status, items)| {
+            let mut part = format!(
+                "{items} {} not delivered to {}",
+                signal.item_name(*items),
+                status.endpoint
+            );
+            if let Some(error) = &status.last_error {
+                part.push_str(&format!(" ({error})"));
+            }
+            part
+        })
+        .collect();
+    match sdk_error {
+        Some(OTelSdkError::Timeout(_)) => {
+            parts.push(format!(
+                "not flushed within the {timeout:?} shutdown timeout"
+            ));
+        }
+        // The exporter's own error, above, says more than the SDK's summary of it.
+        Some(_) if !parts.is_empty() => {}
+        // Already shut down is not a loss of this call's.
+        Some(OTelSdkError::AlreadyShutdown) => {}
+        Some(error) => parts.push(error.to_string()),
+        None => {}
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let line = format!("{}: {}", signal.name(), parts.join(", "));
+    Some(line)
 }
 
 impl Drop for Telemetry {
@@ -624,28 +777,32 @@ fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
 }
 
 /// Lets a boxed processor from [`TelemetryBuilder::span_processor`] go where the SDK wants
-/// a concrete type.
+/// a concrete type; its spans get the value-length limit as the OTLP pipeline's do.
 #[derive(Debug)]
-struct BoxedSpanProcessor(Box<dyn SpanProcessor>);
+struct BoxedSpanProcessor {
+    inner: Box<dyn SpanProcessor>,
+    limits: SpanLimitSettings,
+}
 
 impl SpanProcessor for BoxedSpanProcessor {
     fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.0.on_start(span, cx);
+        self.inner.on_start(span, cx);
     }
 
-    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
-        self.0.on_end(span);
+    fn on_end(&self, mut span: opentelemetry_sdk::trace::SpanData) {
+        self.limits.apply(&mut span);
+        self.inner.on_end(span);
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.force_flush()
+        self.inner.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
+        self.inner.shutdown_with_timeout(timeout)
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.0.set_resource(resource);
+        self.inner.set_resource(resource);
     }
 }

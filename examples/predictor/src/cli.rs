@@ -69,6 +69,26 @@ pub(crate) struct Args {
     /// Grafana address, linked from the live page (e.g. http://localhost:3000).
     #[arg(long, env = "GRAFANA_URL", value_parser = parse_url)]
     pub(crate) grafana_url: Option<String>,
+
+    /// The longest a stop (SIGTERM, SIGINT) takes, 2 s to 5 min: the first half lets
+    /// requests in flight finish, the rest flushes telemetry; what is not delivered by then
+    /// is logged as lost. Keep it under the platform's kill timeout (Docker: 10 s).
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = parse_shutdown_timeout)]
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Args {
+    /// How long requests in flight may take to finish after a stop signal, in whole seconds
+    /// as actix-web takes it: half the shutdown timeout, at least 1 s.
+    pub(crate) fn drain_seconds(&self) -> u64 {
+        (self.shutdown_timeout.as_secs() / 2).max(1)
+    }
+
+    /// What is left of the shutdown timeout for flushing telemetry after the drain.
+    pub(crate) fn flush_timeout(&self) -> Duration {
+        self.shutdown_timeout
+            .saturating_sub(Duration::from_secs(self.drain_seconds()))
+    }
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -90,6 +110,16 @@ fn parse_window(text: &str) -> Result<Duration, String> {
         Ok(window)
     } else {
         Err(format!("{text} is outside 1s..24h"))
+    }
+}
+
+fn parse_shutdown_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration such as 8s: {error}"))?;
+    if (Duration::from_secs(2)..=Duration::from_secs(300)).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!("{text} is outside 2s..5m"))
     }
 }
 
@@ -127,6 +157,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shutdown_timeout_is_split_between_drain_and_flush() {
+        let args = Args::parse_from(["predictor", "--shutdown-timeout", "8s"]);
+        assert_eq!(args.drain_seconds(), 4);
+        assert_eq!(args.flush_timeout(), Duration::from_secs(4));
+        let args = Args::parse_from(["predictor", "--shutdown-timeout", "3s"]);
+        assert_eq!(args.drain_seconds(), 1);
+        assert_eq!(args.flush_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
     fn values_are_checked() {
         assert_eq!(parse_share("0.25"), Ok(0.25));
         assert!(parse_share("1.5").is_err());
@@ -140,6 +180,9 @@ mod tests {
         assert_eq!(parse_window("30s"), Ok(Duration::from_secs(30)));
         assert!(parse_window("0s").is_err());
         assert!(parse_window("soon").is_err());
+        assert_eq!(parse_shutdown_timeout("8s"), Ok(Duration::from_secs(8)));
+        assert!(parse_shutdown_timeout("1s").is_err());
+        assert!(parse_shutdown_timeout("never").is_err());
         assert!(parse_host("127.0.0.1").is_ok());
         assert!(parse_host("not a host").is_err());
     }

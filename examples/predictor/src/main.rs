@@ -71,6 +71,7 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
     let telemetry = mlotel::Telemetry::builder()
         .service_name("predictor")
         .service_version(env!("CARGO_PKG_VERSION"))
+        .shutdown_timeout(args.flush_timeout())
         .install()
         .map_err(Failure::config)?;
 
@@ -149,6 +150,7 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
     if let Some(workers) = args.workers {
         server = server.workers(usize::from(workers));
     }
+    server = server.shutdown_timeout(args.drain_seconds());
     let server = server
         .bind((args.host.as_str(), args.port))
         .map_err(|error| {
@@ -163,16 +165,22 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
             "listening on http://{address}"
         );
     }
-    // Runs until SIGINT or SIGTERM; in-flight requests finish first.
+    // Runs until SIGINT or SIGTERM; in-flight requests get the first half of the shutdown
+    // timeout to finish.
     server
         .run()
         .await
         .map_err(|error| Failure::runtime(format!("server: {error}")))?;
 
-    // Flushes what is still buffered (blocking: off the async runtime).
-    actix_web::rt::task::spawn_blocking(move || telemetry.shutdown())
+    // Flushes what is still buffered within the rest of the timeout (blocking: off the
+    // async runtime). Telemetry that cannot be delivered is lost, not a failure of the
+    // service: it is logged and the exit code stays 0.
+    let flushed = actix_web::rt::task::spawn_blocking(move || telemetry.shutdown())
         .await
-        .map_err(|error| Failure::runtime(format!("telemetry shutdown: {error}")))?
         .map_err(|error| Failure::runtime(format!("telemetry shutdown: {error}")))?;
+    match flushed {
+        Ok(()) => tracing::info!("stopped; all telemetry delivered"),
+        Err(lost) => tracing::warn!(error = %lost, "stopped; some telemetry was not delivered"),
+    }
     Ok(())
 }
