@@ -1,6 +1,7 @@
 //! The demo as an operator runs it: a stop (SIGTERM) keeps to `--shutdown-timeout` and
-//! exits 0 even when the collector never answers, and exporter credentials in
-//! `OTEL_EXPORTER_OTLP_*ENDPOINT` appear neither in the logs nor in `/health/detailed`.
+//! exits 0 even when the collector never answers; a stop under load exports the span of
+//! every prediction it answered; exporter credentials in `OTEL_EXPORTER_OTLP_*ENDPOINT`
+//! appear neither in the logs nor in `/health/detailed`.
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -137,4 +138,93 @@ fn exporter_credentials_are_shown_nowhere() {
             "a credential is shown: {text}"
         );
     }
+}
+
+/// One prediction on a new connection with its own trace id; `None` when the service no
+/// longer accepts connections or closed this one without an answer (it is stopping).
+fn predict_traced(address: std::net::SocketAddr, trace_id: &str) -> Option<u16> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(WAIT)).ok()?;
+    let body = r#"{"instances": [[5.1, 3.5, 1.4, 0.2]]}"#;
+    let request = format!(
+        "POST /v1/models/iris:predict HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\ntraceparent: 00-{trace_id}-00f067aa0ba902b7-01\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_stop_under_load_exports_the_spans_of_every_answered_prediction() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let receiver = mlotel_tests::OtlpReceiver::grpc();
+    let endpoint = receiver.endpoint();
+    let mut service = start(
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ],
+        &["--workers", "2"],
+    );
+    let address = service.address();
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4_u64)
+        .map(|client| {
+            let answered = Arc::clone(&answered);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                for request in 0_u64.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // An all-zero trace id is invalid: both halves start at 1.
+                    let trace_id = format!("{:016x}{:016x}", client + 1, request + 1);
+                    match predict_traced(address, &trace_id) {
+                        Some(200) => answered.lock().expect("lock").push(trace_id),
+                        Some(status) => panic!("a prediction answered {status}"),
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Load is running once some predictions are answered; then stop the service under it.
+    let deadline = Instant::now() + WAIT;
+    while answered.lock().expect("lock").len() < 200 {
+        assert!(Instant::now() < deadline, "no load in {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = service.terminate(WAIT);
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("client thread");
+    }
+    assert!(status.success(), "{status:?}");
+
+    // Shutdown returned only after the exporter delivered: no waiting for late spans.
+    let exported: std::collections::HashSet<String> = receiver
+        .spans_named("predict iris")
+        .iter()
+        .map(|span| span.trace_id_hex())
+        .collect();
+    let answered = answered.lock().expect("lock");
+    let missing: Vec<_> = answered
+        .iter()
+        .filter(|trace_id| !exported.contains(*trace_id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered predictions have no exported span, e.g. {:?}",
+        missing.len(),
+        answered.len(),
+        missing.first()
+    );
 }
