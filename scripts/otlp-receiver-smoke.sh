@@ -38,7 +38,7 @@ until (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null && (exec 3<>"/dev/tc
 done
 
 cargo build --quiet -p otlp-smoke
-SMOKE=target/debug/otlp-smoke
+SMOKE=${CARGO_TARGET_DIR:-target}/debug/otlp-smoke
 
 # expect_in_log SERVICE PATTERN...: waits (deadline 15 s) until every pattern appears in the
 # part of rotel's output that belongs to SERVICE's resource.
