@@ -212,6 +212,8 @@ pub(super) fn fit_numeric(name: &str, values: &[f64], bins: usize) -> NumericPro
         std: 0.0,
         min: 0.0,
         max: 0.0,
+        tail_means: None,
+        calibration: None,
     };
     if let (Some(min), Some(max)) = (sorted.first(), sorted.last()) {
         profile.min = *min;
@@ -220,6 +222,7 @@ pub(super) fn fit_numeric(name: &str, values: &[f64], bins: usize) -> NumericPro
         profile.mean = mean;
         profile.std = std;
         profile.edges = quantile_edges(&sorted, bins);
+        profile.tail_means = tail_means(&sorted, &profile.edges);
     }
     let mut counts = vec![0u64; profile.bins()];
     for x in values {
@@ -245,6 +248,25 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Means of the sorted values below the first edge and at or above the last one; a tail
+/// without values gets its edge (it adds no distance). `None` without edges.
+fn tail_means(sorted: &[f64], edges: &[f64]) -> Option<[f64; 2]> {
+    let (first, last) = (*edges.first()?, *edges.last()?);
+    let below = sorted.partition_point(|x| *x < first);
+    let above = sorted.partition_point(|x| *x < last);
+    let mean_or = |values: &[f64], empty: f64| {
+        if values.is_empty() {
+            empty
+        } else {
+            mean_std(values).0
+        }
+    };
+    Some([
+        mean_or(&sorted[..below], first),
+        mean_or(&sorted[above..], last),
+    ])
+}
+
 /// Inner edges for `bins` quantile bins of non-empty sorted finite `sorted`: the quantiles
 /// i/bins (i = 1..bins-1) with numpy's default (linear) method, duplicates dropped.
 pub(super) fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
@@ -267,7 +289,7 @@ pub(super) fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
 
 /// `numpy.quantile(sorted, q)` with `method="linear"` for non-empty sorted data and q in
 /// [0, 1]: virtual index (n - 1)·q, then numpy's `_lerp` between its neighbours.
-pub(super) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
     let last = n.saturating_sub(1);
     let virtual_index = last as f64 * q;
@@ -314,6 +336,7 @@ pub(super) fn fit_categorical(
         proportions: proportions(&counts, values.len()),
         count: values.len() as u64 - missing,
         missing,
+        calibration: None,
     }
 }
 
