@@ -9,17 +9,20 @@
 //! reference is a sample of it, as in production); every numeric feature shifted by 0.25 or
 //! 0.5 of its standard deviation with the categorical mix changed by 10 points (a → f).
 //!
-//! Asserted, under no drift, with a binomial tolerance of 3 standard errors:
+//! Asserted, under no drift, within 4 standard errors (binomial, or over the references when
+//! that is larger; about 100 rates are checked per grid):
 //! * the p-value decisions (`ks_pvalue`, `chisquare_pvalue`, `chisquare` at its level) at
 //!   or under their nominal 5 %;
 //! * the calibrated thresholds (`psi`, `jensenshannon`, `wasserstein_normed`) at their 1 %
-//!   target (the calibration's own simulation error included in the tolerance);
+//!   target (the calibration's own simulation error included in the tolerance); with
+//!   windows larger than the reference (`N > M`), at most at it (see `check_no_drift`);
 //! * the engine's decision (`Decision::calibrated(Psi)`) flags exactly the windows the
 //!   calibrated PSI threshold does.
 //!
-//! By default (CI, debug build) a reduced grid runs: N ∈ {500, 1000} × M ∈ {1000, 10000}
-//! with 2000 windows each under no drift, 200 under each shift. The full grid
-//! (N ∈ {500, 1000, 5000}, 2000 windows everywhere) is the ignored test `full_grid`:
+//! By default (CI, debug build: about 20 s) a reduced grid runs: N ∈ {500, 1000} ×
+//! M ∈ {1000, 10000}, 20 references per setting, 2000 windows each under no drift, 200 under
+//! each shift. The full grid (N ∈ {500, 1000, 5000}, 100 references, 2000 windows
+//! everywhere; about 1 minute in a release build) is the ignored test `full_grid`:
 //!
 //! ```sh
 //! cargo test -p mlotel --release --test drift_calibration -- --ignored --nocapture
@@ -47,13 +50,15 @@ const LOGNORMAL_STD: f64 = 2.161_197_415_637_664;
 /// Standard deviation of the bimodal feature: `sqrt(0.7² + 2²)`.
 const BIMODAL_STD: f64 = 2.118_962_010_041_709;
 
-/// References fitted per setting (each from its own `M` rows): a rate is a property of the
-/// method over references and windows, while one reference's luck moves the rate of the
-/// windows compared with it (by as much as the reference's own sampling error, which is what
-/// a two-sample test accounts for on average).
-const REFERENCES: u64 = 20;
-/// Windows each reference's calibration simulates.
-const CALIBRATION_WINDOWS: u32 = 500;
+/// How many references a grid fits per setting (each from its own `M` rows, each
+/// calibrated with its own simulated windows). A rate is a property of the method over
+/// references and windows: one reference's own sampling luck moves the rate of the windows
+/// compared with it, the more so the larger `N / M`.
+#[derive(Debug, Clone, Copy)]
+struct Design {
+    references: u64,
+    calibration_windows: u32,
+}
 
 const NOMINAL: f64 = 0.05;
 const CALIBRATED_TARGET: f64 = 0.01;
@@ -106,7 +111,7 @@ fn draw(rng: &mut Rng, scenario: Scenario) -> ([f64; 3], &'static str) {
     ([normal, lognormal, bimodal], CATEGORIES[rng.pick(mix)])
 }
 
-fn reference(reference_rows: usize, window: u64, seed: u64) -> Reference {
+fn reference(reference_rows: usize, window: u64, seed: u64, design: Design) -> Reference {
     let mut rng = Rng::new(0xC0FF_EE00 ^ (reference_rows as u64) << 8 ^ seed << 40);
     let rows: Vec<Vec<FeatureValue<'static>>> = (0..reference_rows)
         .map(|_| {
@@ -123,7 +128,7 @@ fn reference(reference_rows: usize, window: u64, seed: u64) -> Reference {
         .and_then(|reference| {
             reference.calibrate(CalibrationOptions {
                 window,
-                windows: CALIBRATION_WINDOWS,
+                windows: design.calibration_windows,
                 ..CalibrationOptions::default()
             })
         })
@@ -132,6 +137,7 @@ fn reference(reference_rows: usize, window: u64, seed: u64) -> Reference {
 
 #[derive(Debug, Clone, Copy)]
 struct Setting {
+    design: Design,
     reference_rows: usize,
     window: u64,
     windows: usize,
@@ -142,16 +148,54 @@ struct Setting {
 /// calibrated threshold, and by the engine's own decision.
 #[derive(Debug, Default, Clone)]
 struct Flags {
-    default: Vec<(DriftMethod, usize)>,
-    calibrated: Vec<(DriftMethod, usize)>,
-    engine: usize,
+    default: Vec<(DriftMethod, Tally)>,
+    calibrated: Vec<(DriftMethod, Tally)>,
 }
 
-fn bump(counts: &mut Vec<(DriftMethod, usize)>, method: DriftMethod, flagged: bool) {
-    match counts.iter_mut().find(|(m, _)| *m == method) {
-        Some((_, n)) => *n += usize::from(flagged),
-        None => counts.push((method, usize::from(flagged))),
+/// Windows flagged by one method, per reference.
+#[derive(Debug, Default, Clone)]
+struct Tally(Vec<usize>);
+
+impl Tally {
+    fn total(&self) -> usize {
+        self.0.iter().sum()
     }
+
+    /// Standard error of the overall rate from the spread of the per-reference rates (a
+    /// cluster-robust one): windows compared with the same reference share its sampling
+    /// luck, so they are not independent trials, and the binomial error understates the
+    /// rate's uncertainty when the window is large against the reference.
+    fn cluster_error(&self, windows_per_reference: usize) -> f64 {
+        let rates: Vec<f64> = self
+            .0
+            .iter()
+            .map(|&n| rate(n, windows_per_reference))
+            .collect();
+        let k = rates.len() as f64;
+        let mean = rates.iter().sum::<f64>() / k;
+        let variance = rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        (variance / k).sqrt()
+    }
+}
+
+fn bump(
+    counts: &mut Vec<(DriftMethod, Tally)>,
+    method: DriftMethod,
+    reference: usize,
+    flagged: bool,
+) {
+    let index = match counts.iter().position(|(m, _)| *m == method) {
+        Some(index) => index,
+        None => {
+            counts.push((method, Tally::default()));
+            counts.len() - 1
+        }
+    };
+    let tally = &mut counts[index].1;
+    if tally.0.len() <= reference {
+        tally.0.resize(reference + 1, 0);
+    }
+    tally.0[reference] += usize::from(flagged);
 }
 
 fn run(setting: Setting, references: &[Reference]) -> Vec<Flags> {
@@ -185,18 +229,18 @@ fn run_one(setting: Setting, seed: u64, reference: &Reference, flags: &mut [Flag
                 Scenario::Shift(s) => (s * 100.0) as u64,
             },
     );
-    for _ in 0..setting.windows / REFERENCES as usize {
+    for _ in 0..setting.windows / setting.design.references as usize {
         for _ in 0..setting.window {
             let ([a, b, c], category) = draw(&mut rng, setting.scenario);
             model.observe_values(&[a.into(), b.into(), c.into(), category.into()]);
         }
         let report = model.drift_report().unwrap();
         assert_eq!(report.rows, setting.window, "the window holds exactly one batch");
-        tally(&report, reference, flags);
+        tally(&report, reference, seed as usize, flags);
     }
 }
 
-fn tally(report: &DriftReport, reference: &Reference, flags: &mut [Flags]) {
+fn tally(report: &DriftReport, reference: &Reference, index: usize, flags: &mut [Flags]) {
     assert_eq!(report.features.len(), FEATURES.len());
     for ((drift, profile), flags) in report.features.iter().zip(&reference.features).zip(flags) {
         for method in DEFAULT_METHODS {
@@ -209,7 +253,8 @@ fn tally(report: &DriftReport, reference: &Reference, flags: &mut [Flags]) {
                 method
             };
             if let Some(value) = drift.value(compared) {
-                bump(&mut flags.default, method, method.is_drift(value, threshold));
+                let flagged = method.is_drift(value, threshold);
+                bump(&mut flags.default, method, index, flagged);
             }
         }
         let calibration = match profile {
@@ -228,19 +273,18 @@ fn tally(report: &DriftReport, reference: &Reference, flags: &mut [Flags]) {
             };
             let flagged = method.is_drift(value, threshold);
             psi_flagged |= method == DriftMethod::Psi && flagged;
-            bump(&mut flags.calibrated, method, flagged);
+            bump(&mut flags.calibrated, method, index, flagged);
         }
         assert_eq!(
             drift.detected, psi_flagged,
             "the engine's calibrated PSI decision: {drift:?}"
         );
-        flags.engine += usize::from(drift.detected);
     }
 }
 
-/// Binomial tolerance: 3 standard errors of a rate `p` over `n` windows.
-fn tolerance(p: f64, n: usize) -> f64 {
-    3.0 * (p * (1.0 - p) / n as f64).sqrt()
+/// Binomial standard error of a rate `p` over `n` independent windows.
+fn standard_error(p: f64, n: usize) -> f64 {
+    (p * (1.0 - p) / n as f64).sqrt()
 }
 
 fn rate(count: usize, windows: usize) -> f64 {
@@ -248,12 +292,12 @@ fn rate(count: usize, windows: usize) -> f64 {
 }
 
 fn row(setting: Setting, feature: &str, flags: &Flags) -> String {
-    let cell = |counts: &[(DriftMethod, usize)], method: DriftMethod| {
+    let cell = |counts: &[(DriftMethod, Tally)], method: DriftMethod| {
         counts
             .iter()
             .find(|(m, _)| *m == method)
-            .map_or("—".to_owned(), |&(_, n)| {
-                format!("{:.1}", 100.0 * rate(n, setting.windows))
+            .map_or("—".to_owned(), |(_, tally)| {
+                format!("{:.1}", 100.0 * rate(tally.total(), setting.windows))
             })
     };
     let mut cells = vec![
@@ -275,54 +319,76 @@ fn header(scenario: Scenario) {
     println!("|{}", "---|".repeat(columns.len()));
 }
 
-/// The promised rates under no drift that were missed.
+/// Standard errors a rate may be off its target: a grid checks about 100 rates, and 4
+/// standard errors keep the chance of any false failure under 1 % (Bonferroni).
+const ERRORS: f64 = 4.0;
+
+/// The promised rates under no drift that were missed. A rate may exceed its target by
+/// [`ERRORS`] standard errors: the larger of the binomial one and the cluster-robust one over
+/// the references (see [`Tally::cluster_error`]).
 fn check_no_drift(setting: Setting, flags: &[Flags], failures: &mut Vec<String>) {
     let windows = setting.windows;
-    let nominal = NOMINAL + tolerance(NOMINAL, windows);
-    // The calibration's own 99th percentile is an estimate from its 2000 windows.
-    let calibration_windows = CALIBRATION_WINDOWS as usize;
-    let calibrated = tolerance(CALIBRATED_TARGET, windows)
-        + tolerance(CALIBRATED_TARGET, calibration_windows);
+    let Design {
+        references,
+        calibration_windows,
+    } = setting.design;
+    let per_reference = windows / references as usize;
+    let mut miss = |feature: &str, what: String, observed: f64, bound: String| {
+        failures.push(format!(
+            "{feature}, M {}, N {}: {what} false alarms {observed:.4}, bound {bound}",
+            setting.reference_rows, setting.window
+        ));
+    };
     for (feature, flags) in FEATURES.iter().zip(flags) {
-        for &(method, count) in &flags.default {
-            let observed = rate(count, windows);
-            if matches!(
+        for (method, tally) in &flags.default {
+            if !matches!(
                 method,
                 DriftMethod::KolmogorovSmirnovPValue
                     | DriftMethod::ChiSquarePValue
                     | DriftMethod::ChiSquare
             ) {
-                if observed > nominal {
-                    failures.push(format!(
-                        "{feature}, M {}, N {}: {} false alarms {observed} > {nominal}",
-                        setting.reference_rows,
-                        setting.window,
-                        method.name()
-                    ));
-                }
+                continue;
+            }
+            let observed = rate(tally.total(), windows);
+            let error = standard_error(NOMINAL, windows).max(tally.cluster_error(per_reference));
+            let bound = NOMINAL + ERRORS * error;
+            if observed > bound {
+                miss(feature, method.name().to_owned(), observed, format!("{bound:.4}"));
             }
         }
-        for &(method, count) in &flags.calibrated {
-            let observed = rate(count, windows);
-            if (observed - CALIBRATED_TARGET).abs() > calibrated {
-                failures.push(format!(
-                    "{feature}, M {}, N {}: calibrated {} false alarms {observed}, target {CALIBRATED_TARGET} ± {calibrated}",
-                    setting.reference_rows,
-                    setting.window,
-                    method.name()
-                ));
+        for (method, tally) in &flags.calibrated {
+            let observed = rate(tally.total(), windows);
+            // Each reference's 99th percentile is itself an estimate from its windows.
+            let binomial = (standard_error(CALIBRATED_TARGET, windows).powi(2)
+                + standard_error(CALIBRATED_TARGET, calibration_windows as usize).powi(2)
+                    / references as f64)
+                .sqrt();
+            let error = binomial.max(tally.cluster_error(per_reference));
+            // With windows larger than the reference, the reference's own error dominates:
+            // per reference the windows are flagged almost all or almost never, and a 1 %
+            // rate over references needs far more references than a test fits to be seen
+            // from below. There the promise checked is "at most the target".
+            let below_checked = setting.window <= setting.reference_rows as u64;
+            let too_low = below_checked && observed < CALIBRATED_TARGET - ERRORS * error;
+            if observed > CALIBRATED_TARGET + ERRORS * error || too_low {
+                miss(
+                    feature,
+                    format!("calibrated {}", method.name()),
+                    observed,
+                    format!("{CALIBRATED_TARGET} ± {:.4}", ERRORS * error),
+                );
             }
         }
     }
 }
 
-fn grid(windows_of: &[u64], no_drift_windows: usize, shifted_windows: usize) {
+fn grid(design: Design, windows_of: &[u64], no_drift_windows: usize, shifted_windows: usize) {
     let mut tables: Vec<(Scenario, Vec<String>)> = Vec::new();
     let mut failures = Vec::new();
     for reference_rows in [1_000, 10_000] {
         for &window in windows_of {
-            let references: Vec<Reference> = (0..REFERENCES)
-                .map(|seed| reference(reference_rows, window, seed))
+            let references: Vec<Reference> = (0..design.references)
+                .map(|seed| reference(reference_rows, window, seed, design))
                 .collect();
             for scenario in [
                 Scenario::NoDrift,
@@ -330,6 +396,7 @@ fn grid(windows_of: &[u64], no_drift_windows: usize, shifted_windows: usize) {
                 Scenario::Shift(0.5),
             ] {
                 let setting = Setting {
+                    design,
                     reference_rows,
                     window,
                     windows: if scenario == Scenario::NoDrift {
@@ -365,11 +432,19 @@ fn grid(windows_of: &[u64], no_drift_windows: usize, shifted_windows: usize) {
 
 #[test]
 fn false_alarms_at_or_under_nominal_and_calibrated_at_target() {
-    grid(&[500, 1_000], 2_000, 200);
+    let design = Design {
+        references: 20,
+        calibration_windows: 500,
+    };
+    grid(design, &[500, 1_000], 2_000, 200);
 }
 
 #[test]
 #[ignore = "the full grid: minutes in a release build (see the module docs)"]
 fn full_grid() {
-    grid(&[500, 1_000, 5_000], 2_000, 2_000);
+    let design = Design {
+        references: 100,
+        calibration_windows: 1_000,
+    };
+    grid(design, &[500, 1_000, 5_000], 2_000, 2_000);
 }

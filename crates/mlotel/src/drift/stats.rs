@@ -5,7 +5,8 @@
 //! `reference` and `current` are proportions (each sums to 1; zero entries are allowed).
 //! Numeric features have ordered value bins plus a missing-value bin; the caller leaves the
 //! missing-value bin out for the order-dependent statistics ([`kolmogorov_smirnov`],
-//! [`wasserstein`], [`wasserstein_normed`]). Categorical features are unordered and only get
+//! [`wasserstein_interpolated`], [`wasserstein`], [`wasserstein_normed`]).
+//! [`chi_square_two_sample`] takes counts, the reference's and the window's. Categorical features are unordered and only get
 //! the order-free statistics (see [`DriftMethod::applies_to_categorical`]).
 //!
 //! The values agree with scipy on the same binned data to 1e-9: `scripts/drift_fixtures.py`
@@ -227,7 +228,9 @@ pub fn wasserstein(centres: &[f64], reference: &[f64], current: &[f64]) -> f64 {
 /// by `max(std, 0.001)`, which turns a tiny move of a constant feature into a huge value.)
 ///
 /// Evidently computes the distance on raw samples; this one is on bin centres, so it is the
-/// binned approximation of that value.
+/// binned approximation of that value, and its outer centres move with the reference's
+/// single smallest and largest values. The engine reports
+/// [`wasserstein_interpolated_normed`] instead.
 pub fn wasserstein_normed(
     centres: &[f64],
     reference: &[f64],
