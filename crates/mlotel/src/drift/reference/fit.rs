@@ -289,7 +289,7 @@ pub(super) fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
 
 /// `numpy.quantile(sorted, q)` with `method="linear"` for non-empty sorted data and q in
 /// [0, 1]: virtual index (n - 1)·q, then numpy's `_lerp` between its neighbours.
-pub(crate) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
+pub(super) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
     let last = n.saturating_sub(1);
     let virtual_index = last as f64 * q;

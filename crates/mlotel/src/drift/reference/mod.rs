@@ -26,7 +26,7 @@
 //! ```
 
 mod csv;
-pub(crate) mod fit;
+mod fit;
 mod json;
 
 use std::path::{Path, PathBuf};
@@ -190,7 +190,9 @@ pub struct CalibrationOptions {
     /// Windows simulated per profile (at least 100).
     pub windows: u32,
     /// Quantile of each statistic taken as its threshold, in (0, 1): 0.99 aims at 1 %
-    /// false alarms.
+    /// false alarms. The threshold is the `⌈quantile · (windows + 1)⌉`-th smallest simulated
+    /// value, which a window from the reference exceeds with probability at most
+    /// `1 − quantile` however few windows were simulated.
     pub quantile: f64,
     /// Seed of the simulation (the same seed gives the same thresholds).
     pub seed: u64,
