@@ -143,7 +143,11 @@ impl ModelBuilder {
 
     /// A feature's (or `label`'s / `confidence`'s) decision, overriding
     /// [`drift_decision`](Self::drift_decision).
-    pub fn feature_drift_decision(mut self, feature: impl Into<String>, decision: Decision) -> Self {
+    pub fn feature_drift_decision(
+        mut self,
+        feature: impl Into<String>,
+        decision: Decision,
+    ) -> Self {
         let feature = feature.into();
         self.drift
             .feature_decisions

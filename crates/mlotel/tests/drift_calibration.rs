@@ -226,7 +226,10 @@ fn run_one(setting: Setting, seed: u64, reference: &Reference, flags: &mut [Flag
         .try_register()
         .unwrap();
     let mut rng = Rng::new(
-        0x5EED_0000 ^ (setting.reference_rows as u64) << 20 ^ setting.window << 4 ^ seed << 44
+        0x5EED_0000
+            ^ (setting.reference_rows as u64) << 20
+            ^ setting.window << 4
+            ^ seed << 44
             ^ match setting.scenario {
                 Scenario::NoDrift => 0,
                 Scenario::Shift(s) => (s * 100.0) as u64,
@@ -238,7 +241,10 @@ fn run_one(setting: Setting, seed: u64, reference: &Reference, flags: &mut [Flag
             model.observe_values(&[a.into(), b.into(), c.into(), category.into()]);
         }
         let report = model.drift_report().unwrap();
-        assert_eq!(report.rows, setting.window, "the window holds exactly one batch");
+        assert_eq!(
+            report.rows, setting.window,
+            "the window holds exactly one batch"
+        );
         tally(&report, reference, seed as usize, flags);
     }
 }
@@ -309,7 +315,11 @@ fn row(setting: Setting, feature: &str, flags: &Flags) -> String {
         setting.window.to_string(),
     ];
     cells.extend(DEFAULT_METHODS.iter().map(|&m| cell(&flags.default, m)));
-    cells.extend(CALIBRATED_METHODS.iter().map(|&m| cell(&flags.calibrated, m)));
+    cells.extend(
+        CALIBRATED_METHODS
+            .iter()
+            .map(|&m| cell(&flags.calibrated, m)),
+    );
     format!("| {} |", cells.join(" | "))
 }
 
@@ -356,7 +366,12 @@ fn check_no_drift(setting: Setting, flags: &[Flags], failures: &mut Vec<String>)
             let error = standard_error(NOMINAL, windows).max(tally.cluster_error(per_reference));
             let bound = NOMINAL + ERRORS * error;
             if observed > bound {
-                miss(feature, method.name().to_owned(), observed, format!("{bound:.4}"));
+                miss(
+                    feature,
+                    method.name().to_owned(),
+                    observed,
+                    format!("{bound:.4}"),
+                );
             }
         }
         for (method, tally) in &flags.calibrated {

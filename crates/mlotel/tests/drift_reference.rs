@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use mlotel::drift::reference::{
-    CategoricalProfile, CsvOptions, FeatureKind, FeatureProfile, FeatureValue, FitOptions,
-    CalibrationOptions, NumericProfile, Reference, ReferenceError, SCHEMA_VERSION, Schema,
+    CalibrationOptions, CategoricalProfile, CsvOptions, FeatureKind, FeatureProfile, FeatureValue,
+    FitOptions, NumericProfile, Reference, ReferenceError, SCHEMA_VERSION, Schema,
 };
 use serde_json::{Value, json};
 
@@ -698,7 +698,10 @@ fn a_schema_version_1_file_still_loads() {
     let (first, last) = (profile.edges[0], profile.edges[profile.edges.len() - 1]);
     assert_eq!(
         profile.tail_means(),
-        [profile.min / 2.0 + first / 2.0, last / 2.0 + profile.max / 2.0]
+        [
+            profile.min / 2.0 + first / 2.0,
+            last / 2.0 + profile.max / 2.0
+        ]
     );
     assert_eq!(numeric(&current, 0).tail_means().len(), 2);
     assert!(numeric(&current, 0).tail_means.is_some());
@@ -709,7 +712,9 @@ fn a_schema_version_1_file_still_loads() {
 
 #[test]
 fn tail_means_and_calibration_are_validated() {
-    let (path, _) = invalid_path(parse_edited(|v| v["features"][0]["tail_means"] = json!([1e9, 0.0])));
+    let (path, _) = invalid_path(parse_edited(|v| {
+        v["features"][0]["tail_means"] = json!([1e9, 0.0])
+    }));
     assert_eq!(path, "features[0].tail_means");
     let calibrated = sample_reference()
         .calibrate(CalibrationOptions {

@@ -257,15 +257,17 @@ fn statistics_match_scipy() {
         // Against scipy on the raw samples the binned values are approximations: their
         // error is recorded (docs/drift.md) and bounded, not held to 1e-9.
         let raw = case.wasserstein_raw_normed.unwrap();
-        let centres_error = (wasserstein_normed(centres, vr, vc, case.reference_std.unwrap())
-            - raw)
-            .abs();
+        let centres_error =
+            (wasserstein_normed(centres, vr, vc, case.reference_std.unwrap()) - raw).abs();
         // Near "no drift" (where a threshold is decided) both are held to a bound; beyond
         // the reference's range the interpolated value is a floor (the window's values out
         // there are placed at the reference's tail means), and it is never much above the
         // raw value: binning does not inflate it.
         if raw <= 0.25 && m >= 500 {
-            raw_error.entry("centres").or_default().push((name.to_owned(), centres_error));
+            raw_error
+                .entry("centres")
+                .or_default()
+                .push((name.to_owned(), centres_error));
             raw_error
                 .entry("interpolated")
                 .or_default()
@@ -278,10 +280,7 @@ fn statistics_match_scipy() {
     }
     assert!(numeric >= 15, "only {numeric} numeric cases");
     for (method, errors) in &raw_error {
-        let worst = errors
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap();
+        let worst = errors.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
         let mean = errors.iter().map(|e| e.1).sum::<f64>() / errors.len() as f64;
         println!(
             "wasserstein_normed ({method}) vs scipy on raw samples: mean |error| {mean:.4}, worst {:.4} ({})",
@@ -291,7 +290,10 @@ fn statistics_match_scipy() {
     // Near "no drift", the interpolated distance stays within 0.02 reference std of the
     // raw-sample one (the centres' error reaches 0.08 on the lognormal feature).
     for (name, error) in &raw_error["interpolated"] {
-        assert!(*error <= RAW_WASSERSTEIN_BOUND, "{name}: {error} from the raw-sample value");
+        assert!(
+            *error <= RAW_WASSERSTEIN_BOUND,
+            "{name}: {error} from the raw-sample value"
+        );
     }
     check.finish();
 }

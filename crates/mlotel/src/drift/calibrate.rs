@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::measure;
 use super::reference::{
-    Calibration, CalibrationOptions, CategoricalProfile, FeatureProfile, NumericProfile,
-    Reference, ReferenceError,
+    Calibration, CalibrationOptions, CategoricalProfile, FeatureProfile, NumericProfile, Reference,
+    ReferenceError,
 };
 use super::stats::DriftMethod;
 
@@ -81,11 +81,19 @@ fn check(options: CalibrationOptions) -> Result<(), ReferenceError> {
     }
 }
 
-fn calibrate_numeric(profile: &mut NumericProfile, options: CalibrationOptions, rng: &mut SplitMix64) {
+fn calibrate_numeric(
+    profile: &mut NumericProfile,
+    options: CalibrationOptions,
+    rng: &mut SplitMix64,
+) {
     let rows = profile.count + profile.missing;
-    profile.calibration = Some(simulate(&profile.proportions, rows, options, rng, |counts| {
-        measure::numeric(profile, counts, 1).values
-    }));
+    profile.calibration = Some(simulate(
+        &profile.proportions,
+        rows,
+        options,
+        rng,
+        |counts| measure::numeric(profile, counts, 1).values,
+    ));
 }
 
 fn calibrate_categorical(
@@ -94,9 +102,13 @@ fn calibrate_categorical(
     rng: &mut SplitMix64,
 ) {
     let rows = profile.count + profile.missing;
-    profile.calibration = Some(simulate(&profile.proportions, rows, options, rng, |counts| {
-        measure::categorical(profile, counts).values
-    }));
+    profile.calibration = Some(simulate(
+        &profile.proportions,
+        rows,
+        options,
+        rng,
+        |counts| measure::categorical(profile, counts).values,
+    ));
 }
 
 /// Draws the windows from `proportions`, measures each, and turns the quantiles into
@@ -119,7 +131,9 @@ fn simulate(
     if let Some(last) = proportions.iter().rposition(|p| *p > 0.0) {
         cumulative[last..].fill(f64::INFINITY);
     }
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(options.windows as usize); 3];
+    let mut samples: Vec<Vec<f64>> = (0..CALIBRATED.len())
+        .map(|_| Vec::with_capacity(options.windows as usize))
+        .collect();
     let mut counts = vec![0u64; proportions.len()];
     let last_bin = proportions.len().saturating_sub(1);
     for _ in 0..options.windows {
@@ -215,7 +229,12 @@ mod tests {
             calibration.thresholds.keys().collect::<Vec<_>>(),
             ["jensenshannon", "psi", "wasserstein_normed"]
         );
-        assert!(calibration.thresholds.values().all(|t| *t > 0.0 && *t < 0.5));
+        assert!(
+            calibration
+                .thresholds
+                .values()
+                .all(|t| *t > 0.0 && *t < 0.5)
+        );
         assert_eq!(Reference::from_json(&once.to_json()).expect("reads"), once);
     }
 
@@ -225,7 +244,11 @@ mod tests {
         // ⌈0.99 · 201⌉ = 199: 2 of 201 equally likely ranks lie above it (1.0 %).
         assert_eq!(rank_quantile(&values, 0.99), 199.0);
         assert_eq!(rank_quantile(&values, 0.5), 101.0);
-        assert_eq!(rank_quantile(&values[..10], 0.99), 10.0, "clamped to the largest");
+        assert_eq!(
+            rank_quantile(&values[..10], 0.99),
+            10.0,
+            "clamped to the largest"
+        );
     }
 
     #[test]

@@ -563,12 +563,8 @@ impl DriftMonitor {
             .map(|(offset, profile)| (profile, &totals.bins[*offset..offset + profile.bins()]))
             .filter(|(_, counts)| enough(counts))
             .map(|(profile, counts)| {
-                let mut drift = categorical_drift(
-                    profile,
-                    counts,
-                    self.decision_for("label"),
-                    &self.settings,
-                );
+                let mut drift =
+                    categorical_drift(profile, counts, self.decision_for("label"), &self.settings);
                 drift.name = "label".to_owned();
                 drift
             });
@@ -952,17 +948,30 @@ mod tests {
         let mut counts = monitor.new_counts();
         let now = quanta::Instant::now();
         for row in 0..600u32 {
-            count_row(&monitor, &mut counts, &[None, Some(f64::from(row % 10))], now);
+            count_row(
+                &monitor,
+                &mut counts,
+                &[None, Some(f64::from(row % 10))],
+                now,
+            );
         }
         lock(&monitor.ring).absorb(&counts, 0);
         let report = monitor.report_at(now);
         let a = &report.features[0];
-        let p = a.value(DriftMethod::ChiSquarePValue).expect("chi-square applies");
-        assert!(p < 1e-10, "chi-square p-value {p} for an all-missing window");
+        let p = a
+            .value(DriftMethod::ChiSquarePValue)
+            .expect("chi-square applies");
+        assert!(
+            p < 1e-10,
+            "chi-square p-value {p} for an all-missing window"
+        );
         assert!(a.value(DriftMethod::ChiSquare).is_some_and(|x2| x2 > 100.0));
         assert_eq!(a.value(DriftMethod::MissingShare), Some(1.0));
         assert!(a.missing_detected && a.detected, "{a:?}");
-        let profile = reference().features[0].as_numeric().cloned().expect("numeric");
+        let profile = reference().features[0]
+            .as_numeric()
+            .cloned()
+            .expect("numeric");
         let chi_decision = decide(
             "a".to_owned(),
             measure::numeric(&profile, &totals_of(&monitor)[..profile.bins()], 500),

@@ -717,16 +717,26 @@ mod tests {
     fn interpolated_wasserstein_is_exact_for_uniform_bins() {
         // Reference uniform on [0, 3) in three bins (tail means 0.5 and 2.5); a window
         // uniform on [1, 3): W1 between U(0, 3) and U(1, 3) is 0.5.
-        let w = wasserstein_interpolated(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[0.0, 0.5, 0.5]);
+        let w =
+            wasserstein_interpolated(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[0.0, 0.5, 0.5]);
         assert!((w - 0.5).abs() < 1e-15, "{w}");
         assert_eq!(
             wasserstein_interpolated(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[1.0, 1.0, 1.0]),
             0.0
         );
-        assert_eq!(wasserstein_interpolated(&[], [0.0, 0.0], &[1.0], &[1.0]), 0.0);
+        assert_eq!(
+            wasserstein_interpolated(&[], [0.0, 0.0], &[1.0], &[1.0]),
+            0.0
+        );
         assert!(wasserstein_interpolated(&[1.0], [0.0, 2.0], &[1.0], &[1.0]).is_nan());
         assert_eq!(
-            wasserstein_interpolated_normed(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[0.0, 0.5, 0.5], 2.0),
+            wasserstein_interpolated_normed(
+                &[1.0, 2.0],
+                [0.5, 2.5],
+                &[1.0, 1.0, 1.0],
+                &[0.0, 0.5, 0.5],
+                2.0
+            ),
             0.25
         );
     }

@@ -39,8 +39,7 @@ pub(super) fn from_json(text: &str) -> Result<Reference, ReferenceError> {
     }
     drop(probe);
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut reference: Reference =
-        serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    let mut reference: Reference = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
     // Older layouts lack only optional fields, read as absent: the reference is now one of
     // the current layout.
     if readable(u64::from(reference.schema_version)) {
