@@ -1,4 +1,4 @@
-//! Online drift: reference profiles fitted from training data ([`reference`]), sliding
+//! Online drift: reference profiles fitted from training data ([`reference`](mod@reference)), sliding
 //! windows of binned counts fed on the prediction path, and the statistics ([`stats`])
 //! computed from them at collection time.
 
