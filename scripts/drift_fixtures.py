@@ -11,6 +11,7 @@ Binning (the same as mlotel's reference profiles):
     bin appended last. PSI, Jensen-Shannon and chi-square use all 11 bins; KS and Wasserstein
     use the 10 value bins only, over the non-missing values (`value_*` fields).
     Bin centres: midpoints of the value bins, the outer bins closed by the reference min/max.
+    Tail means: the reference's mean below the first edge and at or above the last one.
   * categorical: one bin per category, in a fixed order (a category may be absent from the
     reference: its proportion is 0 and gets floored).
 
@@ -51,12 +52,50 @@ def chisquare(r, counts):
     return float(res.statistic), float(res.pvalue)
 
 
-def order_free(case, r, counts):
+def chisquare_two_sample(ref_counts, counts):
+    """scipy's contingency test of [reference counts, window counts], bins empty on both
+    sides dropped, no continuity correction (mlotel::drift::stats::chi_square_two_sample)."""
+    keep = (ref_counts + counts) > 0
+    if ref_counts.sum() == 0 or counts.sum() == 0 or keep.sum() < 2:
+        return 0.0, 1.0, 0
+    res = stats.chi2_contingency(np.array([ref_counts[keep], counts[keep]]), correction=False)
+    return float(res.statistic), float(res.pvalue), int(res.dof)
+
+
+def wasserstein_interpolated(edges, tail_means, vr, vc):
+    """W1 between the two CDFs, linear across every inner bin, and in each open outer bin
+    the window spread like the reference (so only the reference's tail mean matters).
+    Inner bins are integrated by the trapezoid rule over their ends and the point where
+    the CDFs cross (exact for piecewise-linear functions); the outer bins are closed-form."""
+    if len(edges) == 0:
+        return 0.0
+    fr, fc = np.cumsum(vr), np.cumsum(vc)
+    d = fr[:-1] - fc[:-1]  # the CDF difference at each edge
+    xs, ys = [edges[0]], [d[0]]
+    for i in range(1, len(edges)):
+        if d[i - 1] * d[i] < 0:
+            t = d[i - 1] / (d[i - 1] - d[i])
+            xs.append(edges[i - 1] + t * (edges[i] - edges[i - 1]))
+            ys.append(0.0)
+        xs.append(edges[i])
+        ys.append(d[i])
+    inner = float(np.trapezoid(np.abs(ys), xs))
+    low = abs(vr[0] - vc[0]) * max(edges[0] - tail_means[0], 0.0)
+    high = abs(vr[-1] - vc[-1]) * max(tail_means[1] - edges[-1], 0.0)
+    return low + inner + high
+
+
+def order_free(case, r, counts, ref_counts):
     """PSI, Jensen-Shannon and chi-square over all bins."""
     n = int(counts.sum())
     c = counts / n
     stat, p = chisquare(r, counts)
+    stat2, p2, dof2 = chisquare_two_sample(ref_counts, counts)
     case.update(
+        reference_counts=[int(x) for x in ref_counts],
+        chisquare_two_sample_statistic=stat2,
+        chisquare_two_sample_pvalue=p2,
+        chisquare_two_sample_dof=dof2,
         reference=floats(r),
         current=floats(c),
         current_counts=[int(x) for x in counts],
@@ -81,7 +120,7 @@ def numeric_case(name, ref, cur):
     ref_counts = np.bincount(ref_bins, minlength=k + 1)
     cur_counts = np.bincount(cur_bins, minlength=k + 1)
     case = {"name": name, "kind": "numeric", "reference_count": int(len(ref))}
-    order_free(case, ref_counts / len(ref), cur_counts)
+    order_free(case, ref_counts / len(ref), cur_counts, ref_counts)
 
     lower = np.concatenate([[ref_values.min()], edges])
     upper = np.concatenate([edges, [ref_values.max()]])
@@ -97,6 +136,14 @@ def numeric_case(name, ref, cur):
     en = n * m / (n + m)
     ks_exact = stats.ks_2samp(ref_idx, cur_idx, method="exact") if n * m <= 2_000_000 else None
     w = float(stats.wasserstein_distance(centres, centres, vr, vc))
+    below, above = ref_values[ref_values < edges[0]], ref_values[ref_values >= edges[-1]]
+    tail_means = [
+        float(below.mean()) if len(below) else float(edges[0]),
+        float(above.mean()) if len(above) else float(edges[-1]),
+    ]
+    wi = wasserstein_interpolated(edges, tail_means, vr, vc)
+    # The raw-sample value the binned ones approximate (scipy on every value).
+    raw = float(stats.wasserstein_distance(ref_values, cur_values))
     case.update(
         value_reference=floats(vr),
         value_current=floats(vc),
@@ -110,6 +157,11 @@ def numeric_case(name, ref, cur):
         ks_2samp_exact_pvalue=None if ks_exact is None else float(ks_exact.pvalue),
         wasserstein=w,
         wasserstein_normed=w / ref_std if ref_std > 0 else w,
+        edges=floats(edges),
+        tail_means=tail_means,
+        wasserstein_interpolated=wi,
+        wasserstein_interpolated_normed=wi / ref_std if ref_std > 0 else wi,
+        wasserstein_raw_normed=raw / ref_std if ref_std > 0 else raw,
     )
     return case
 
@@ -118,7 +170,7 @@ def categorical_case(name, ref, cur, categories):
     ref_counts = np.array([np.sum(ref == x) for x in categories])
     cur_counts = np.array([np.sum(cur == x) for x in categories])
     case = {"name": name, "kind": "categorical", "reference_count": int(len(ref))}
-    order_free(case, ref_counts / len(ref), cur_counts)
+    order_free(case, ref_counts / len(ref), cur_counts, ref_counts)
     return case
 
 
@@ -158,6 +210,16 @@ def main():
     ref = rng.exponential(2.0, 3000)
     cases.append(numeric_case("exponential_scale_change", ref, rng.exponential(2.6, 800)))
 
+    rng = np.random.default_rng(2003)
+    ref = rng.lognormal(0.0, 1.0, 10000)
+    cases.append(numeric_case("lognormal_no_drift", ref, rng.lognormal(0.0, 1.0, 1000)))
+    cases.append(numeric_case("lognormal_shift_0.25", ref, rng.lognormal(0.0, 1.0, 1000) + 0.25 * np.std(ref)))
+    rng = np.random.default_rng(2004)
+    bimodal = lambda n: np.where(rng.random(n) < 0.5, rng.normal(-2.0, 0.7, n), rng.normal(2.0, 0.7, n))
+    ref = bimodal(10000)
+    cases.append(numeric_case("bimodal_no_drift", ref, bimodal(2000)))
+    cases.append(numeric_case("bimodal_shift_0.5", ref, bimodal(2000) + 0.5 * np.std(ref)))
+
     cases.append(numeric_case("constant_no_drift", np.full(1000, 3.0), np.full(100, 3.0)))
     rng = np.random.default_rng(2001)
     cases.append(
@@ -181,6 +243,8 @@ def main():
             ("categorical_small_change", 5000, 2000, [0.37, 0.31, 0.21, 0.11, 0.0]),
             ("categorical_new_category", 5000, 1000, [0.38, 0.28, 0.19, 0.1, 0.05]),
             ("categorical_tiny_window", 5000, 7, base),
+            # Every window value in a bin the reference never used.
+            ("categorical_only_unseen", 5000, 500, [0.0, 0.0, 0.0, 0.0, 1.0]),
         ]
     ):
         rng = np.random.default_rng(3000 + seed)

@@ -134,6 +134,36 @@ impl ModelBuilder {
         self
     }
 
+    /// The drift decision of every feature, e.g. `Decision::calibrated(DriftMethod::Psi)`
+    /// for the thresholds the reference was calibrated with (`Reference::calibrate`).
+    pub fn drift_decision(mut self, decision: Decision) -> Self {
+        self.drift.decision = decision;
+        self
+    }
+
+    /// A feature's (or `label`'s / `confidence`'s) decision, overriding
+    /// [`drift_decision`](Self::drift_decision).
+    pub fn feature_drift_decision(
+        mut self,
+        feature: impl Into<String>,
+        decision: Decision,
+    ) -> Self {
+        let feature = feature.into();
+        self.drift
+            .feature_decisions
+            .retain(|(name, _)| *name != feature);
+        self.drift.feature_decisions.push((feature, decision));
+        self
+    }
+
+    /// A feature is also reported as drifted when its window's share of missing values
+    /// exceeds the reference's by at least `threshold` (default 0.1; the `missing_share`
+    /// value of `ml.feature.drift`).
+    pub fn drift_missing_share_threshold(mut self, threshold: f64) -> Self {
+        self.drift.missing_share_threshold = threshold;
+        self
+    }
+
     /// The statistic and threshold for one feature (or `label` / `confidence` for
     /// prediction drift), overriding [`drift_threshold`](Self::drift_threshold).
     pub fn feature_drift_threshold(

@@ -12,26 +12,23 @@ use proptest::prelude::*;
 const FEATURES: [&str; 3] = ["x", "y", "z"];
 const WINDOW: u64 = 1_000;
 
-/// SplitMix64 + Box-Muller: standard normal values from a seed.
-struct Normal(u64);
+mod common;
+
+/// Standard normal values from a seed.
+struct Normal(common::Rng);
 
 impl Normal {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    fn new(seed: u64) -> Self {
+        Self(common::Rng::new(seed))
     }
 
     fn sample(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(f64::MIN_POSITIVE), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        self.0.normal()
     }
 }
 
 fn model(name: &str, seed: u64) -> Model {
-    let mut normal = Normal(seed ^ 0xA5A5_A5A5);
+    let mut normal = Normal::new(seed ^ 0xA5A5_A5A5);
     let rows: Vec<[f64; 3]> = (0..10_000)
         .map(|_| {
             [
@@ -56,7 +53,7 @@ proptest! {
     #[test]
     fn windows_from_the_reference_distribution_are_not_flagged(seed in any::<u64>()) {
         let model = model("prop_same", seed);
-        let mut normal = Normal(seed);
+        let mut normal = Normal::new(seed);
         for _ in 0..WINDOW {
             model.observe_features(&[normal.sample(), 10.0 + 3.0 * normal.sample(), normal.sample()]);
         }
@@ -74,7 +71,7 @@ proptest! {
         shifted in 0usize..3,
     ) {
         let model = model("prop_shift", seed);
-        let mut normal = Normal(seed);
+        let mut normal = Normal::new(seed);
         for _ in 0..WINDOW {
             let mut row = [normal.sample(), 10.0 + 3.0 * normal.sample(), normal.sample()];
             row[shifted] += if shifted == 1 { 3.0 } else { 1.0 };

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use mlotel::drift::reference::{
-    CategoricalProfile, CsvOptions, FeatureKind, FeatureProfile, FeatureValue, FitOptions,
-    NumericProfile, Reference, ReferenceError, SCHEMA_VERSION, Schema,
+    CalibrationOptions, CategoricalProfile, CsvOptions, FeatureKind, FeatureProfile, FeatureValue,
+    FitOptions, NumericProfile, Reference, ReferenceError, SCHEMA_VERSION, Schema,
 };
 use serde_json::{Value, json};
 
@@ -148,6 +148,8 @@ fn profile_with_edges(edges: Vec<f64>, min: f64, max: f64) -> NumericProfile {
         std: 0.0,
         min,
         max,
+        tail_means: None,
+        calibration: None,
     }
 }
 
@@ -524,7 +526,7 @@ fn json_round_trip_is_exact() {
     assert_eq!(loaded.to_json(), json, "stable output");
     // Layout: version first, kind tags.
     assert!(
-        json.trim_start().starts_with("{\n  \"schema_version\": 1,"),
+        json.trim_start().starts_with("{\n  \"schema_version\": 2,"),
         "{json}"
     );
     let value: Value = serde_json::from_str(&json).unwrap();
@@ -653,9 +655,9 @@ fn missing_field_names_the_field() {
 
 #[test]
 fn unsupported_schema_version() {
-    match parse_edited(|v| v["schema_version"] = json!(2)) {
+    match parse_edited(|v| v["schema_version"] = json!(3)) {
         Err(ReferenceError::UnsupportedSchemaVersion {
-            found: 2,
+            found: 3,
             supported,
         }) => {
             assert_eq!(supported, SCHEMA_VERSION);
@@ -667,8 +669,68 @@ fn unsupported_schema_version() {
         Err(ReferenceError::UnsupportedSchemaVersion { found: 7, .. }) => {}
         other => panic!("{other:?}"),
     }
+    match parse_edited(|v| v["schema_version"] = json!(0)) {
+        Err(ReferenceError::UnsupportedSchemaVersion { found: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
     let (path, _) = json_path(parse_edited(|v| v["schema_version"] = json!("1")));
     assert_eq!(path, "schema_version");
+}
+
+/// A file written before schema version 2 (no `tail_means`, no `calibration`) still loads,
+/// as a current reference without them; the Wasserstein distance then closes the outer bins
+/// at the midpoints of `[min, first edge]` and `[last edge, max]`.
+#[test]
+fn a_schema_version_1_file_still_loads() {
+    let current = sample_reference();
+    let mut value: Value = serde_json::from_str(&current.to_json()).unwrap();
+    value["schema_version"] = json!(1);
+    for feature in value["features"].as_array_mut().unwrap() {
+        let object = feature.as_object_mut().unwrap();
+        object.remove("tail_means");
+        object.remove("calibration");
+    }
+    let old = Reference::from_json(&value.to_string()).unwrap();
+    assert_eq!(old.schema_version, SCHEMA_VERSION);
+    assert_eq!(old.features.len(), current.features.len());
+    let profile = numeric(&old, 0);
+    assert_eq!(profile.tail_means, None);
+    let (first, last) = (profile.edges[0], profile.edges[profile.edges.len() - 1]);
+    assert_eq!(
+        profile.tail_means(),
+        [
+            profile.min / 2.0 + first / 2.0,
+            last / 2.0 + profile.max / 2.0
+        ]
+    );
+    assert_eq!(numeric(&current, 0).tail_means().len(), 2);
+    assert!(numeric(&current, 0).tail_means.is_some());
+    // Written back, it is a version 2 file that reads the same.
+    let again = Reference::from_json(&old.to_json()).unwrap();
+    assert_eq!(again, old);
+}
+
+#[test]
+fn tail_means_and_calibration_are_validated() {
+    let (path, _) = invalid_path(parse_edited(|v| {
+        v["features"][0]["tail_means"] = json!([1e9, 0.0])
+    }));
+    assert_eq!(path, "features[0].tail_means");
+    let calibrated = sample_reference()
+        .calibrate(CalibrationOptions {
+            window: 200,
+            windows: 100,
+            ..CalibrationOptions::default()
+        })
+        .unwrap();
+    let mut value: Value = serde_json::from_str(&calibrated.to_json()).unwrap();
+    value["features"][0]["calibration"]["thresholds"]["nope"] = json!(0.1);
+    match Reference::from_json(&value.to_string()) {
+        Err(ReferenceError::Invalid { path, .. }) => {
+            assert_eq!(path, "features[0].calibration.thresholds.nope");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -8,7 +8,8 @@
 #![allow(clippy::unwrap_used, reason = "a test: a panic is the failure report")]
 
 use mlotel::drift::stats::{
-    chi_square, jensen_shannon_distance, kolmogorov_smirnov, psi, wasserstein, wasserstein_normed,
+    chi_square, chi_square_two_sample, jensen_shannon_distance, kolmogorov_smirnov, psi,
+    wasserstein, wasserstein_interpolated, wasserstein_interpolated_normed, wasserstein_normed,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -16,6 +17,9 @@ use std::collections::BTreeMap;
 const TOLERANCE: f64 = 1e-9;
 /// For p-values far below 1e-9 (where the absolute check says nothing): relative agreement.
 const RELATIVE_P_TOLERANCE: f64 = 1e-9;
+/// Largest accepted distance, in reference standard deviations, of the engine's normalised
+/// Wasserstein from scipy's on the raw samples.
+const RAW_WASSERSTEIN_BOUND: f64 = 0.02;
 
 #[derive(Debug, Deserialize)]
 struct Case {
@@ -28,6 +32,9 @@ struct Case {
     jensenshannon: f64,
     chisquare_statistic: f64,
     chisquare_pvalue: f64,
+    reference_counts: Vec<u64>,
+    chisquare_two_sample_statistic: f64,
+    chisquare_two_sample_pvalue: f64,
     // Numeric cases only: the value bins (missing-value bin left out), non-missing counts.
     value_reference: Option<Vec<f64>>,
     value_current: Option<Vec<f64>>,
@@ -41,6 +48,11 @@ struct Case {
     ks_2samp_exact_pvalue: Option<Option<f64>>,
     wasserstein: Option<f64>,
     wasserstein_normed: Option<f64>,
+    edges: Option<Vec<f64>>,
+    tail_means: Option<[f64; 2]>,
+    wasserstein_interpolated: Option<f64>,
+    wasserstein_interpolated_normed: Option<f64>,
+    wasserstein_raw_normed: Option<f64>,
 }
 
 fn cases() -> Vec<Case> {
@@ -97,6 +109,7 @@ impl Check {
 fn statistics_match_scipy() {
     let mut check = Check::default();
     let mut numeric = 0;
+    let mut raw_error: BTreeMap<&str, Vec<(String, f64)>> = BTreeMap::new();
     for case in cases() {
         let name = case.name.as_str();
         check.close("psi", name, psi(&case.reference, &case.current), case.psi);
@@ -127,6 +140,31 @@ fn statistics_match_scipy() {
                 name,
                 chi.p_value,
                 case.chisquare_pvalue,
+                relative,
+                RELATIVE_P_TOLERANCE,
+            );
+        }
+        let two = chi_square_two_sample(&case.reference_counts, &case.current_counts);
+        check.close(
+            "chisquare two-sample statistic",
+            name,
+            two.statistic,
+            case.chisquare_two_sample_statistic,
+        );
+        check.close(
+            "chisquare two-sample p-value",
+            name,
+            two.p_value,
+            case.chisquare_two_sample_pvalue,
+        );
+        if case.chisquare_two_sample_pvalue > 1e-300 {
+            let relative = (two.p_value - case.chisquare_two_sample_pvalue).abs()
+                / case.chisquare_two_sample_pvalue;
+            check.within(
+                "chisquare two-sample p (relative)",
+                name,
+                two.p_value,
+                case.chisquare_two_sample_pvalue,
                 relative,
                 RELATIVE_P_TOLERANCE,
             );
@@ -166,10 +204,10 @@ fn statistics_match_scipy() {
         }
         // scipy's ks_2samp p-value is kstwo.sf(D, round(en)) (asymptotic mode) or the exact
         // null distribution; both include the finite-sample correction that the Kolmogorov
-        // limit leaves out, which is O(1/sqrt(en)). Bound: 0.2 / sqrt(en) absolute (observed
-        // at most ~0.15 / sqrt(en), at en ≈ 8).
+        // limit leaves out, which is O(1/sqrt(en)). Bound: 0.3 / sqrt(en) absolute (observed
+        // at most ~0.27 / sqrt(en), at en ≈ 900 on the lognormal and bimodal fixtures).
         let en = (n * m) as f64 / (n + m) as f64;
-        let bound = 0.2 / en.sqrt();
+        let bound = 0.3 / en.sqrt();
         let asymp = case.ks_2samp_asymp_pvalue.unwrap();
         check.within(
             "ks_2samp asymp p · sqrt(en)",
@@ -201,8 +239,62 @@ fn statistics_match_scipy() {
             wasserstein_normed(centres, vr, vc, case.reference_std.unwrap()),
             case.wasserstein_normed.unwrap(),
         );
+        let (edges, tails) = (case.edges.as_deref().unwrap(), case.tail_means.unwrap());
+        check.close(
+            "wasserstein interpolated",
+            name,
+            wasserstein_interpolated(edges, tails, vr, vc),
+            case.wasserstein_interpolated.unwrap(),
+        );
+        let interpolated =
+            wasserstein_interpolated_normed(edges, tails, vr, vc, case.reference_std.unwrap());
+        check.close(
+            "wasserstein interpolated normed",
+            name,
+            interpolated,
+            case.wasserstein_interpolated_normed.unwrap(),
+        );
+        // Against scipy on the raw samples the binned values are approximations: their
+        // error is recorded (docs/drift.md) and bounded, not held to 1e-9.
+        let raw = case.wasserstein_raw_normed.unwrap();
+        let centres_error =
+            (wasserstein_normed(centres, vr, vc, case.reference_std.unwrap()) - raw).abs();
+        // Near "no drift" (where a threshold is decided) both are held to a bound; beyond
+        // the reference's range the interpolated value is a floor (the window's values out
+        // there are placed at the reference's tail means), and it is never much above the
+        // raw value: binning does not inflate it.
+        if raw <= 0.25 && m >= 500 {
+            raw_error
+                .entry("centres")
+                .or_default()
+                .push((name.to_owned(), centres_error));
+            raw_error
+                .entry("interpolated")
+                .or_default()
+                .push((name.to_owned(), (interpolated - raw).abs()));
+        }
+        assert!(
+            interpolated <= raw + RAW_WASSERSTEIN_BOUND / 2.0,
+            "{name}: interpolated {interpolated} above the raw-sample {raw}"
+        );
     }
     assert!(numeric >= 15, "only {numeric} numeric cases");
+    for (method, errors) in &raw_error {
+        let worst = errors.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+        let mean = errors.iter().map(|e| e.1).sum::<f64>() / errors.len() as f64;
+        println!(
+            "wasserstein_normed ({method}) vs scipy on raw samples: mean |error| {mean:.4}, worst {:.4} ({})",
+            worst.1, worst.0
+        );
+    }
+    // Near "no drift", the interpolated distance stays within 0.02 reference std of the
+    // raw-sample one (the centres' error reaches 0.08 on the lognormal feature).
+    for (name, error) in &raw_error["interpolated"] {
+        assert!(
+            *error <= RAW_WASSERSTEIN_BOUND,
+            "{name}: {error} from the raw-sample value"
+        );
+    }
     check.finish();
 }
 

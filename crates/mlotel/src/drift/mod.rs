@@ -1,9 +1,11 @@
-//! Online drift: reference profiles fitted from training data ([`reference`]), sliding
+//! Online drift: reference profiles fitted from training data ([`reference`](mod@reference)), sliding
 //! windows of binned counts fed on the prediction path, and the statistics ([`stats`])
 //! computed from them at collection time.
 
+mod calibrate;
 pub(crate) mod coarse_clock;
 pub(crate) mod gauges;
+pub(crate) mod measure;
 pub(crate) mod monitor;
 pub mod reference;
 pub mod stats;

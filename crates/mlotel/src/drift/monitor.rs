@@ -3,10 +3,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::measure::{self, Measured};
 use super::reference::{
-    CategoricalProfile, FeatureProfile, FeatureValue, NumericProfile, Reference,
+    Calibration, CategoricalProfile, FeatureProfile, FeatureValue, NumericProfile, Reference,
 };
-use super::stats::{self, DriftMethod};
+use super::stats::DriftMethod;
 use super::window::{DEFAULT_MIN_OBSERVATIONS, Ring, SliceCounts, Window, WindowTotals};
 
 /// Drift settings of a model version (see `ModelBuilder::reference`).
@@ -20,6 +21,10 @@ pub struct DriftSettings {
     pub decision: Decision,
     /// Per-feature decisions overriding [`DriftSettings::decision`].
     pub feature_decisions: Vec<(String, Decision)>,
+    /// A feature (or the label, or the confidence) is also detected as drifted when its
+    /// window's share of missing values exceeds the reference's by at least this much
+    /// (`missing_share`, default 0.1).
+    pub missing_share_threshold: f64,
 }
 
 impl Default for DriftSettings {
@@ -29,32 +34,47 @@ impl Default for DriftSettings {
             min_observations: DEFAULT_MIN_OBSERVATIONS,
             decision: Decision::default(),
             feature_decisions: Vec::new(),
+            missing_share_threshold: DriftMethod::MissingShare.default_threshold(),
         }
     }
 }
 
 /// A drift decision: the feature drifted when `method`'s value crosses `threshold` (a
-/// p-value below it, any other statistic at or above it).
+/// p-value below it, any other statistic at or above it; see [`DriftMethod::is_drift`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
     /// The statistic compared.
     pub method: DriftMethod,
-    /// Its threshold.
+    /// Its threshold (with `calibrated`, the one used where the reference has none).
     pub threshold: f64,
+    /// Use the threshold the reference's profile was calibrated with for `method`
+    /// (`Reference::calibrate`), carried to the window's size, where it has one.
+    pub calibrated: bool,
 }
 
 impl Decision {
     /// `method` at its default threshold.
     pub fn new(method: DriftMethod) -> Self {
-        Self {
-            method,
-            threshold: method.default_threshold(),
-        }
+        Self::with_threshold(method, method.default_threshold())
     }
 
     /// `method` at `threshold`.
     pub fn with_threshold(method: DriftMethod, threshold: f64) -> Self {
-        Self { method, threshold }
+        Self {
+            method,
+            threshold,
+            calibrated: false,
+        }
+    }
+
+    /// `method` at the threshold calibrated with each profile of the reference
+    /// (`Reference::calibrate`: a chosen false-alarm rate at the window's size); at its
+    /// default threshold for a profile without one.
+    pub fn calibrated(method: DriftMethod) -> Self {
+        Self {
+            calibrated: true,
+            ..Self::new(method)
+        }
     }
 }
 
@@ -116,13 +136,22 @@ pub(crate) struct Binned {
 pub struct DistributionDrift {
     /// The feature name, or `label` / `confidence` for prediction drift.
     pub name: String,
-    /// Observations (non-missing ones for KS and Wasserstein) in the window.
+    /// Observations in the window, missing ones included.
     pub observations: u64,
+    /// Non-missing observations in the window (what KS and Wasserstein compare; they are
+    /// reported only from the minimum window count of them on).
+    pub present: u64,
     /// Each applicable method's value.
     pub values: Vec<(DriftMethod, f64)>,
     /// The decision applied.
     pub decision: Decision,
-    /// Whether it drifted.
+    /// The threshold the decision compared with (a calibrated one carried to this window's
+    /// size, or the decision's own).
+    pub threshold: f64,
+    /// Whether the missing share rose by the settings' `missing_share_threshold` or more.
+    pub missing_detected: bool,
+    /// Whether it drifted: the decision's method crossed its threshold, or the missing share
+    /// rose past its own.
     pub detected: bool,
 }
 
@@ -515,9 +544,11 @@ impl DriftMonitor {
                 }
                 let decision = self.decision_for(profile.name());
                 Some(match profile {
-                    FeatureProfile::Numeric(numeric) => numeric_drift(numeric, counts, decision),
+                    FeatureProfile::Numeric(numeric) => {
+                        numeric_drift(numeric, counts, decision, &self.settings)
+                    }
                     FeatureProfile::Categorical(categorical) => {
-                        categorical_drift(categorical, counts, decision)
+                        categorical_drift(categorical, counts, decision, &self.settings)
                     }
                 })
             })
@@ -532,7 +563,8 @@ impl DriftMonitor {
             .map(|(offset, profile)| (profile, &totals.bins[*offset..offset + profile.bins()]))
             .filter(|(_, counts)| enough(counts))
             .map(|(profile, counts)| {
-                let mut drift = categorical_drift(profile, counts, self.decision_for("label"));
+                let mut drift =
+                    categorical_drift(profile, counts, self.decision_for("label"), &self.settings);
                 drift.name = "label".to_owned();
                 drift
             });
@@ -542,7 +574,12 @@ impl DriftMonitor {
             .map(|(offset, profile)| (profile, &totals.bins[*offset..offset + profile.bins()]))
             .filter(|(_, counts)| enough(counts))
             .map(|(profile, counts)| {
-                let mut drift = numeric_drift(profile, counts, self.decision_for("confidence"));
+                let mut drift = numeric_drift(
+                    profile,
+                    counts,
+                    self.decision_for("confidence"),
+                    &self.settings,
+                );
                 drift.name = "confidence".to_owned();
                 drift
             });
@@ -584,134 +621,104 @@ fn value_bin(edges: &[f64], value: f64) -> usize {
     }
 }
 
-/// Proportions of `counts`; all zero when they sum to zero.
-fn proportions(counts: &[u64]) -> (Vec<f64>, u64) {
-    let total: u64 = counts.iter().sum();
-    let proportions = counts
-        .iter()
-        .map(|&count| {
-            if total == 0 {
-                0.0
-            } else {
-                count as f64 / total as f64
-            }
-        })
-        .collect();
-    (proportions, total)
-}
-
-/// `values` scaled to sum to 1 (unchanged when they sum to 0).
-fn renormalised(values: &[f64]) -> Vec<f64> {
-    let total: f64 = values.iter().sum();
-    if total > 0.0 {
-        values.iter().map(|value| value / total).collect()
-    } else {
-        values.to_vec()
-    }
-}
-
-/// Chi-square over the bins the reference has values in. A bin empty in the reference (the
-/// missing bin of complete training data, an unused "other") would have an expected count
-/// near zero, and a single value there would make the test fire; PSI and Jensen–Shannon
-/// still see such values, and `ml.feature.missing` counts missing ones.
-fn chi_square_over_reference_bins(reference: &[f64], counts: &[u64]) -> stats::TestResult {
-    let (kept_reference, kept_counts): (Vec<f64>, Vec<u64>) = reference
-        .iter()
-        .zip(counts)
-        .filter(|(proportion, _)| **proportion > 0.0)
-        .map(|(&proportion, &count)| (proportion, count))
-        .unzip();
-    stats::chi_square(&renormalised(&kept_reference), &kept_counts)
-}
-
 fn numeric_drift(
     profile: &NumericProfile,
     counts: &[u64],
     decision: Decision,
+    settings: &DriftSettings,
 ) -> DistributionDrift {
-    let reference = &profile.proportions;
-    let (current, observations) = proportions(counts);
-    let chi_square = chi_square_over_reference_bins(reference, counts);
-    let mut values = vec![
-        (DriftMethod::Psi, stats::psi(reference, &current)),
-        (
-            DriftMethod::JensenShannon,
-            stats::jensen_shannon_distance(reference, &current),
-        ),
-        (DriftMethod::ChiSquare, chi_square.statistic),
-        (DriftMethod::ChiSquarePValue, chi_square.p_value),
-    ];
-    // KS and Wasserstein compare the ordered values: the missing bin stays out.
-    let value_bins = profile.value_bins();
-    let (value_current, present) = proportions(&counts[..value_bins.min(counts.len())]);
-    if present > 0 && profile.count > 0 {
-        let value_reference = renormalised(&reference[..value_bins.min(reference.len())]);
-        let ks =
-            stats::kolmogorov_smirnov(&value_reference, &value_current, profile.count, present);
-        values.push((DriftMethod::KolmogorovSmirnov, ks.statistic));
-        values.push((DriftMethod::KolmogorovSmirnovPValue, ks.p_value));
-        values.push((
-            DriftMethod::Wasserstein,
-            stats::wasserstein_normed(
-                &profile.centres(),
-                &value_reference,
-                &value_current,
-                profile.std,
-            ),
-        ));
-    }
-    decide(profile.name.clone(), observations, values, decision)
+    let measured = measure::numeric(profile, counts, settings.min_observations);
+    decide(
+        profile.name.clone(),
+        measured,
+        decision,
+        profile.calibration.as_ref(),
+        profile.count + profile.missing,
+        settings.missing_share_threshold,
+    )
 }
 
 fn categorical_drift(
     profile: &CategoricalProfile,
     counts: &[u64],
     decision: Decision,
+    settings: &DriftSettings,
 ) -> DistributionDrift {
-    let reference = &profile.proportions;
-    let (current, observations) = proportions(counts);
-    let chi_square = chi_square_over_reference_bins(reference, counts);
-    let values = vec![
-        (DriftMethod::Psi, stats::psi(reference, &current)),
-        (
-            DriftMethod::JensenShannon,
-            stats::jensen_shannon_distance(reference, &current),
-        ),
-        (DriftMethod::ChiSquare, chi_square.statistic),
-        (DriftMethod::ChiSquarePValue, chi_square.p_value),
-    ];
-    decide(profile.name.clone(), observations, values, decision)
+    let measured = measure::categorical(profile, counts);
+    decide(
+        profile.name.clone(),
+        measured,
+        decision,
+        profile.calibration.as_ref(),
+        profile.count + profile.missing,
+        settings.missing_share_threshold,
+    )
 }
 
+/// Applies `decision` (and the missing-share threshold) to what was measured.
+/// `reference_rows` carries a calibrated threshold to the window's size.
 fn decide(
     name: String,
-    observations: u64,
-    values: Vec<(DriftMethod, f64)>,
+    measured: Measured,
     decision: Decision,
+    calibration: Option<&Calibration>,
+    reference_rows: u64,
+    missing_share_threshold: f64,
 ) -> DistributionDrift {
-    // A method that does not apply (KS on a categorical feature) falls back to PSI.
-    let decision = if values.iter().any(|(method, _)| *method == decision.method) {
+    let Measured {
+        observations,
+        present,
+        values,
+    } = measured;
+    let value_of = |method: DriftMethod| {
+        values
+            .iter()
+            .find(|(candidate, _)| *candidate == method)
+            .map(|&(_, value)| value)
+    };
+    // A method that does not apply (KS on a categorical feature, or on too few non-missing
+    // values) falls back to PSI.
+    let decision = if value_of(decision.method).is_some() {
         decision
     } else {
-        Decision::default()
+        Decision {
+            calibrated: decision.calibrated,
+            ..Decision::default()
+        }
     };
-    let detected = values
-        .iter()
-        .find(|(method, _)| *method == decision.method)
-        .is_some_and(|&(method, value)| method.is_drift(value, decision.threshold));
+    let method = decision.method;
+    // Calibrated on windows of rows (missing values included) and carried by them.
+    let threshold = calibration
+        .filter(|_| decision.calibrated)
+        .and_then(|calibration| calibration.threshold(method, observations, reference_rows))
+        .unwrap_or(decision.threshold);
+    // `chisquare` at a significance level is decided on its p-value.
+    let compared = if method.decides_by_p_value(threshold) {
+        value_of(DriftMethod::ChiSquarePValue)
+    } else {
+        value_of(method)
+    };
+    let distribution = compared.is_some_and(|value| method.is_drift(value, threshold));
+    let missing_detected = value_of(DriftMethod::MissingShare)
+        .is_some_and(|value| DriftMethod::MissingShare.is_drift(value, missing_share_threshold));
     DistributionDrift {
         name,
         observations,
+        present,
         values,
         decision,
-        detected,
+        threshold,
+        missing_detected,
+        detected: distribution || missing_detected,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drift::measure::{proportions, reference_counts, renormalised};
     use crate::drift::reference::FitOptions;
+    use crate::drift::stats;
     use std::time::Duration;
 
     /// Two numeric features: `a` uniform over 0..100, `b` uniform over 0..10.
@@ -875,13 +882,24 @@ mod tests {
         );
         assert_eq!(
             a.value(DriftMethod::Wasserstein),
-            Some(stats::wasserstein_normed(
-                &profile.centres(),
+            Some(stats::wasserstein_interpolated_normed(
+                &profile.edges,
+                profile.tail_means(),
                 &value_reference,
                 &value_current,
                 profile.std
             ))
         );
+        // Chi-square: the two-sample test against the reference's own counts, all bins.
+        let chi = stats::chi_square_two_sample(
+            &reference_counts(&profile.proportions, profile.count + profile.missing),
+            &expected_a,
+        );
+        assert_eq!(a.value(DriftMethod::ChiSquare), Some(chi.statistic));
+        assert_eq!(a.value(DriftMethod::ChiSquarePValue), Some(chi.p_value));
+        let missing = expected_a[profile.missing_bin()] as f64 / 600.0;
+        assert_eq!(a.value(DriftMethod::MissingShare), Some(missing));
+        assert_eq!(a.present, present);
         assert!(a.detected);
         assert!(!report.features[1].detected, "{:?}", report.features[1]);
     }
@@ -920,6 +938,86 @@ mod tests {
             p > 0.05,
             "chi-square p-value {p} with one missing value in 500"
         );
+    }
+
+    /// Issue 20, item 2: a window whose values all fall in bins the reference never used
+    /// (every value missing) is drift for chi-square, not "no evidence".
+    #[test]
+    fn chi_square_flags_a_window_of_values_the_reference_never_had() {
+        let monitor = monitor(Window::count(10_000), 500);
+        let mut counts = monitor.new_counts();
+        let now = quanta::Instant::now();
+        for row in 0..600u32 {
+            count_row(
+                &monitor,
+                &mut counts,
+                &[None, Some(f64::from(row % 10))],
+                now,
+            );
+        }
+        lock(&monitor.ring).absorb(&counts, 0);
+        let report = monitor.report_at(now);
+        let a = &report.features[0];
+        let p = a
+            .value(DriftMethod::ChiSquarePValue)
+            .expect("chi-square applies");
+        assert!(
+            p < 1e-10,
+            "chi-square p-value {p} for an all-missing window"
+        );
+        assert!(a.value(DriftMethod::ChiSquare).is_some_and(|x2| x2 > 100.0));
+        assert_eq!(a.value(DriftMethod::MissingShare), Some(1.0));
+        assert!(a.missing_detected && a.detected, "{a:?}");
+        let profile = reference().features[0]
+            .as_numeric()
+            .cloned()
+            .expect("numeric");
+        let chi_decision = decide(
+            "a".to_owned(),
+            measure::numeric(&profile, &totals_of(&monitor)[..profile.bins()], 500),
+            Decision::new(DriftMethod::ChiSquare),
+            None,
+            1_000,
+            f64::INFINITY,
+        );
+        assert!(chi_decision.detected, "{chi_decision:?}");
+    }
+
+    fn totals_of(monitor: &DriftMonitor) -> Vec<u64> {
+        lock(&monitor.ring).totals().bins
+    }
+
+    /// Issue 20, item 6: KS and Wasserstein need the minimum window count of non-missing
+    /// values, not of rows; the missing share is reported on its own.
+    #[test]
+    fn ks_and_wasserstein_need_the_minimum_of_present_values() {
+        let monitor = monitor(Window::count(10_000), 500);
+        let mut counts = monitor.new_counts();
+        let now = quanta::Instant::now();
+        // 600 rows of `a`, 10 of them present: enough rows, too few values.
+        for row in 0..600u32 {
+            let a = (row % 60 == 0).then(|| f64::from(row % 100));
+            count_row(&monitor, &mut counts, &[a, Some(f64::from(row % 10))], now);
+        }
+        lock(&monitor.ring).absorb(&counts, 0);
+        let report = monitor.report_at(now);
+        let a = &report.features[0];
+        assert_eq!((a.observations, a.present), (600, 10));
+        for method in [
+            DriftMethod::KolmogorovSmirnov,
+            DriftMethod::KolmogorovSmirnovPValue,
+            DriftMethod::Wasserstein,
+        ] {
+            assert_eq!(a.value(method), None, "{} on 10 values", method.name());
+        }
+        let share = a.value(DriftMethod::MissingShare).expect("always reported");
+        assert!((share - 590.0 / 600.0).abs() < 1e-12, "{share}");
+        assert!(a.missing_detected);
+        // `b`, complete, keeps every method.
+        let b = &report.features[1];
+        assert!(b.value(DriftMethod::KolmogorovSmirnov).is_some());
+        assert_eq!(b.value(DriftMethod::MissingShare), Some(0.0));
+        assert!(!b.missing_detected && !b.detected, "{b:?}");
     }
 
     #[test]

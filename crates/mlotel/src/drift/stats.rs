@@ -5,7 +5,8 @@
 //! `reference` and `current` are proportions (each sums to 1; zero entries are allowed).
 //! Numeric features have ordered value bins plus a missing-value bin; the caller leaves the
 //! missing-value bin out for the order-dependent statistics ([`kolmogorov_smirnov`],
-//! [`wasserstein`], [`wasserstein_normed`]). Categorical features are unordered and only get
+//! [`wasserstein_interpolated`], [`wasserstein`], [`wasserstein_normed`]).
+//! [`chi_square_two_sample`] takes counts, the reference's and the window's. Categorical features are unordered and only get
 //! the order-free statistics (see [`DriftMethod::applies_to_categorical`]).
 //!
 //! The values agree with scipy on the same binned data to 1e-9: `scripts/drift_fixtures.py`
@@ -227,7 +228,9 @@ pub fn wasserstein(centres: &[f64], reference: &[f64], current: &[f64]) -> f64 {
 /// by `max(std, 0.001)`, which turns a tiny move of a constant feature into a huge value.)
 ///
 /// Evidently computes the distance on raw samples; this one is on bin centres, so it is the
-/// binned approximation of that value.
+/// binned approximation of that value, and its outer centres move with the reference's
+/// single smallest and largest values. The engine reports
+/// [`wasserstein_interpolated_normed`] instead.
 pub fn wasserstein_normed(
     centres: &[f64],
     reference: &[f64],
@@ -243,13 +246,17 @@ pub fn wasserstein_normed(
 }
 
 /// Pearson's chi-square goodness-of-fit test of the current counts against the reference
-/// proportions.
+/// proportions, taken as exact.
 ///
 /// `expected_i = n · r'_i`, where `r'` is `reference` with zero entries raised to
 /// [`PROPORTION_FLOOR`] and then renormalised to sum 1, and `n = Σ current_counts`;
 /// `X² = Σ (o_i − e_i)² / e_i`, `df = bins − 1`, `p = P(χ²_df ≥ X²)` (statrs' survival
 /// function, accurate for tiny p-values). Equals `scipy.stats.chisquare(current_counts,
 /// expected)`.
+///
+/// The drift engine does not use this test: a reference fitted from `m` rows is itself a
+/// sample, and treating its proportions as exact makes the test fire more often than its
+/// level as `n / m` grows. It uses [`chi_square_two_sample`].
 ///
 /// With `n == 0` or fewer than 2 bins: statistic 0, p-value 1. Different lengths give NaN.
 pub fn chi_square(reference: &[f64], current_counts: &[u64]) -> TestResult {
@@ -271,12 +278,139 @@ pub fn chi_square(reference: &[f64], current_counts: &[u64]) -> TestResult {
             d * d / e
         })
         .sum();
-    let df = (reference.len() - 1) as f64;
-    let p_value = match ChiSquared::new(df) {
+    with_p_value(statistic, reference.len() - 1)
+}
+
+/// `statistic` with its upper-tail p-value under χ² with `df` degrees of freedom.
+fn with_p_value(statistic: f64, df: usize) -> TestResult {
+    let p_value = match ChiSquared::new(df as f64) {
         Ok(dist) if statistic.is_finite() => dist.sf(statistic).clamp(0.0, 1.0),
         _ => f64::NAN,
     };
     TestResult { statistic, p_value }
+}
+
+/// Pearson's chi-square test of homogeneity between two samples of counts over the same
+/// bins (a 2 × k contingency table): is the window drawn from the same distribution as the
+/// reference sample?
+///
+/// Bins empty on both sides are dropped; over the `k` bins left,
+/// `E_si = N_s · (a_i + b_i) / (M + N)` for side `s` (reference counts `a`, total `M`;
+/// current counts `b`, total `N`), `X² = Σ_s Σ_i (O_si − E_si)² / E_si`,
+/// `df = k − 1`, `p = P(χ²_df ≥ X²)`. Equals
+/// `scipy.stats.chi2_contingency([a, b], correction=False)` on the bins left.
+///
+/// Unlike [`chi_square`] it accounts for the reference being a sample of `M` rows, so its
+/// false-alarm rate stays at its level whatever `N / M`; and a bin the reference never used
+/// (missing values, an unseen category) counts: a window whose values all fall there is
+/// drift, not "no evidence".
+///
+/// Either total 0, or fewer than 2 bins left: statistic 0, p-value 1. Different lengths
+/// give NaN.
+pub fn chi_square_two_sample(reference_counts: &[u64], current_counts: &[u64]) -> TestResult {
+    if reference_counts.len() != current_counts.len() {
+        return TestResult::NAN;
+    }
+    let m: u64 = reference_counts.iter().sum();
+    let n: u64 = current_counts.iter().sum();
+    let used = reference_counts
+        .iter()
+        .zip(current_counts)
+        .filter(|&(&a, &b)| a + b > 0)
+        .count();
+    if m == 0 || n == 0 || used < 2 {
+        return TestResult::NONE;
+    }
+    let (m, n) = (m as f64, n as f64);
+    let total = m + n;
+    let statistic: f64 = reference_counts
+        .iter()
+        .zip(current_counts)
+        .filter(|&(&a, &b)| a + b > 0)
+        .map(|(&a, &b)| {
+            let column = (a + b) as f64;
+            let (ea, eb) = (m * column / total, n * column / total);
+            let (da, db) = (a as f64 - ea, b as f64 - eb);
+            da * da / ea + db * db / eb
+        })
+        .sum();
+    with_p_value(statistic, used - 1)
+}
+
+/// First Wasserstein distance between the reference and the window of a numeric feature,
+/// from the reference's bin edges and the two distributions over the value bins, with each
+/// side's values spread within a bin as the reference's are:
+///
+/// * inner bin `[e_{i−1}, e_i)`: both CDFs linear across the bin (the reference's values
+///   uniform within it), so `∫|F_r − F_c|` over the bin is that of a linear function:
+///   `w·(|d₀| + |d₁|)/2` without a sign change, `w·(d₀² + d₁²)/(2(|d₀| + |d₁|))` with one
+///   (`d₀`, `d₁` the CDF differences at its ends, `w` its width);
+/// * outer bins: open, so the window's values there are taken to be spread like the
+///   reference's; then `F_c = F_r · c₀/r₀` below `e₀` and the bin adds
+///   `|r₀ − c₀| · (e₀ − μ_low)`, where `μ_low` is the reference's mean below `e₀`
+///   (`tail_means[0]`); likewise `|r_k − c_k| · (μ_high − e_last)` above.
+///
+/// In the units of the feature. `reference` and `current` are the value-bin proportions
+/// (each normalised to sum 1 here), `edges.len() + 1` of them. It depends on the reference
+/// only through its quantiles and tail means, not through its single most extreme values
+/// (as bin centres closed by min and max do, see [`wasserstein`]); its error against
+/// `scipy.stats.wasserstein_distance` on the raw samples is in docs/drift.md.
+///
+/// Without edges (a single value bin) or with empty inputs: 0. Lengths that do not match
+/// the edges give NaN.
+pub fn wasserstein_interpolated(
+    edges: &[f64],
+    tail_means: [f64; 2],
+    reference: &[f64],
+    current: &[f64],
+) -> f64 {
+    if reference.len() != current.len() || reference.len() != edges.len() + 1 {
+        return f64::NAN;
+    }
+    let (sr, sc): (f64, f64) = (reference.iter().sum(), current.iter().sum());
+    if edges.is_empty() || !(sr > 0.0 && sc > 0.0) {
+        return 0.0;
+    }
+    let last = edges.len();
+    let (r0, c0) = (reference[0] / sr, current[0] / sc);
+    let (rk, ck) = (reference[last] / sr, current[last] / sc);
+    let mut w = (r0 - c0).abs() * (edges[0] - tail_means[0]).max(0.0)
+        + (rk - ck).abs() * (tail_means[1] - edges[last - 1]).max(0.0);
+    // The CDF difference at the edge below the current inner bin.
+    let mut d0 = r0 - c0;
+    let (mut cr, mut cc) = (r0, c0);
+    for i in 1..last {
+        cr += reference[i] / sr;
+        cc += current[i] / sc;
+        let d1 = cr - cc;
+        let width = edges[i] - edges[i - 1];
+        let (a0, a1) = (d0.abs(), d1.abs());
+        w += if d0 * d1 >= 0.0 {
+            width * (a0 + a1) / 2.0
+        } else {
+            width * (a0 * a0 + a1 * a1) / (2.0 * (a0 + a1))
+        };
+        d0 = d1;
+    }
+    w
+}
+
+/// [`wasserstein_interpolated`] divided by `reference_std` (in reference standard
+/// deviations), with [`wasserstein_normed`]'s rule for a reference without a scale. This is
+/// the engine's `wasserstein_normed`.
+pub fn wasserstein_interpolated_normed(
+    edges: &[f64],
+    tail_means: [f64; 2],
+    reference: &[f64],
+    current: &[f64],
+    reference_std: f64,
+) -> f64 {
+    let w = wasserstein_interpolated(edges, tail_means, reference, current);
+    if reference_std.is_finite() && reference_std > 0.0 {
+        w / reference_std
+    } else {
+        w
+    }
 }
 
 /// A drift statistic, as named in the `ml.drift.method` attribute.
@@ -291,17 +425,20 @@ pub enum DriftMethod {
     KolmogorovSmirnov,
     /// Kolmogorov-Smirnov p-value ([`kolmogorov_smirnov`]'s p-value).
     KolmogorovSmirnovPValue,
-    /// Normalised Wasserstein distance ([`wasserstein_normed`]).
+    /// Normalised Wasserstein distance ([`wasserstein_interpolated_normed`]).
     Wasserstein,
-    /// Pearson's chi-square statistic ([`chi_square`]'s statistic).
+    /// Pearson's chi-square statistic ([`chi_square_two_sample`]'s statistic).
     ChiSquare,
-    /// Pearson's chi-square p-value ([`chi_square`]'s p-value).
+    /// Pearson's chi-square p-value ([`chi_square_two_sample`]'s p-value).
     ChiSquarePValue,
+    /// The window's share of missing values minus the reference's (in `[-1, 1]`): a signal
+    /// of its own, decided by its own threshold next to the distribution's decision.
+    MissingShare,
 }
 
 impl DriftMethod {
     /// Every method, in declaration order.
-    pub const ALL: [DriftMethod; 7] = [
+    pub const ALL: [DriftMethod; 8] = [
         DriftMethod::Psi,
         DriftMethod::JensenShannon,
         DriftMethod::KolmogorovSmirnov,
@@ -309,10 +446,11 @@ impl DriftMethod {
         DriftMethod::Wasserstein,
         DriftMethod::ChiSquare,
         DriftMethod::ChiSquarePValue,
+        DriftMethod::MissingShare,
     ];
 
     /// The `ml.drift.method` attribute value: `psi`, `jensenshannon`, `ks`, `ks_pvalue`,
-    /// `wasserstein_normed`, `chisquare`, `chisquare_pvalue`.
+    /// `wasserstein_normed`, `chisquare`, `chisquare_pvalue`, `missing_share`.
     pub fn name(self) -> &'static str {
         match self {
             DriftMethod::Psi => "psi",
@@ -322,6 +460,7 @@ impl DriftMethod {
             DriftMethod::Wasserstein => "wasserstein_normed",
             DriftMethod::ChiSquare => "chisquare",
             DriftMethod::ChiSquarePValue => "chisquare_pvalue",
+            DriftMethod::MissingShare => "missing_share",
         }
     }
 
@@ -334,25 +473,28 @@ impl DriftMethod {
     ///
     /// * `psi` 0.1, `jensenshannon` 0.1, `wasserstein_normed` 0.1, `ks_pvalue` 0.05,
     ///   `chisquare_pvalue` 0.05: Evidently's defaults for these stat tests
-    ///   (`evidently/calculations/stattests/*.py`, `default_threshold`).
+    ///   (`evidently/calculations/stattests/*.py`, `default_threshold`). The distances are
+    ///   effect sizes: which shift they catch at which window size is measured in
+    ///   docs/drift.md; a reference can carry thresholds calibrated for a false-alarm rate
+    ///   instead (`Reference::calibrate`, [`Decision::calibrated`](crate::drift::Decision::calibrated)).
     /// * `ks` (the bare D) 0.1: D has no scale-free null threshold (its null distribution
     ///   shrinks as `1/sqrt(en)`), so 0.1 is an effect size — the two CDFs differ by at least
-    ///   10 percentage points somewhere, the same 0.1 Evidently uses for its distances. It is
-    ///   also the asymptotic 5 % critical value `c(0.05)·sqrt(1/en) = 1.358/sqrt(en)` at
-    ///   `en ≈ 184` (Smirnov's asymptotic formula, e.g. Wikipedia "Kolmogorov–Smirnov test",
-    ///   two-sample), so windows of a few hundred observations against a large reference
-    ///   rarely cross it by chance. Use `ks_pvalue` for a test at a fixed level.
-    /// * `chisquare` (the bare X²) 18.307: the 5 % critical value of χ² with 10 degrees of
-    ///   freedom, i.e. the same test as `chisquare_pvalue` at 0.05 for the default numeric
-    ///   profile (10 decile bins + the missing-value bin = 11 bins). X²'s null distribution
-    ///   does not depend on the window size but does depend on the number of bins, so for
-    ///   other bin counts (categorical features) use `chisquare_pvalue`.
+    ///   10 percentage points somewhere. Use `ks_pvalue` for a test at a fixed level.
+    /// * `chisquare` 0.05, a **significance level**: X²'s null distribution depends on the
+    ///   degrees of freedom of each test (bins used minus one), so no single critical value
+    ///   fits every feature; a `chisquare` threshold at most 1 flags X² at or above the
+    ///   `1 − threshold` quantile of χ² with the test's own degrees of freedom, which is
+    ///   `chisquare_pvalue < threshold`. A threshold above 1 is a critical value compared
+    ///   with X² itself (see [`is_drift`](Self::is_drift)).
+    /// * `missing_share` 0.1: the window has at least 10 percentage points more missing
+    ///   values than the reference.
     pub fn default_threshold(self) -> f64 {
         match self {
             DriftMethod::Psi | DriftMethod::JensenShannon | DriftMethod::Wasserstein => 0.1,
-            DriftMethod::KolmogorovSmirnov => 0.1,
-            DriftMethod::KolmogorovSmirnovPValue | DriftMethod::ChiSquarePValue => 0.05,
-            DriftMethod::ChiSquare => 18.307_038_053_275_15,
+            DriftMethod::KolmogorovSmirnov | DriftMethod::MissingShare => 0.1,
+            DriftMethod::KolmogorovSmirnovPValue
+            | DriftMethod::ChiSquarePValue
+            | DriftMethod::ChiSquare => 0.05,
         }
     }
 
@@ -368,12 +510,22 @@ impl DriftMethod {
     /// Whether `value` signals drift at `threshold`: p-values when `value < threshold`,
     /// distances and statistics when `value >= threshold`. NaN (value or threshold) is never
     /// drift.
+    ///
+    /// `chisquare` with a threshold at most 1 (a significance level, the default) is decided
+    /// on the test's p-value: pass the p-value as `value` (the engine does). With a threshold
+    /// above 1, `value` is X² and the threshold its critical value.
     pub fn is_drift(self, value: f64, threshold: f64) -> bool {
-        if self.is_p_value() {
+        if self.is_p_value() || self.decides_by_p_value(threshold) {
             value < threshold
         } else {
             value >= threshold
         }
+    }
+
+    /// Whether a decision on this method at `threshold` compares the test's p-value rather
+    /// than the method's own value: `chisquare` at a significance level (≤ 1).
+    pub fn decides_by_p_value(self, threshold: f64) -> bool {
+        self == DriftMethod::ChiSquare && threshold <= 1.0
     }
 
     /// Whether the method makes sense for unordered (categorical) bins: false for
@@ -385,6 +537,16 @@ impl DriftMethod {
                 | DriftMethod::KolmogorovSmirnovPValue
                 | DriftMethod::Wasserstein
         )
+    }
+
+    /// How the method's null spread grows with the deviation between two samples: PSI and
+    /// chi-square are quadratic in it (power 2), the distances linear (power 1). Used to
+    /// carry a calibrated threshold from one window size to another.
+    pub(crate) fn deviation_power(self) -> f64 {
+        match self {
+            DriftMethod::Psi | DriftMethod::ChiSquare => 2.0,
+            _ => 1.0,
+        }
     }
 }
 
@@ -493,7 +655,8 @@ mod tests {
                 "ks_pvalue",
                 "wasserstein_normed",
                 "chisquare",
-                "chisquare_pvalue"
+                "chisquare_pvalue",
+                "missing_share"
             ]
         );
         for m in DriftMethod::ALL {
@@ -516,7 +679,65 @@ mod tests {
             .collect();
         assert_eq!(
             categorical,
-            ["psi", "jensenshannon", "chisquare", "chisquare_pvalue"]
+            [
+                "psi",
+                "jensenshannon",
+                "chisquare",
+                "chisquare_pvalue",
+                "missing_share"
+            ]
+        );
+    }
+
+    #[test]
+    fn chisquare_decides_by_its_p_value_at_a_level_and_by_x2_above_one() {
+        let chi = DriftMethod::ChiSquare;
+        assert_eq!(chi.default_threshold(), 0.05);
+        assert!(chi.is_drift(0.01, 0.05), "p-value below the level");
+        assert!(!chi.is_drift(0.2, 0.05));
+        assert!(chi.is_drift(20.0, 18.3), "X² above a critical value");
+        assert!(!chi.is_drift(10.0, 18.3));
+    }
+
+    #[test]
+    fn two_sample_chi_square_sees_bins_the_reference_never_used() {
+        // Every window value missing, a missing bin the reference never used.
+        let all_missing = chi_square_two_sample(&[500, 500, 0], &[0, 0, 500]);
+        assert!(all_missing.statistic > 100.0, "{all_missing:?}");
+        assert!(all_missing.p_value < 1e-20, "{all_missing:?}");
+        // Empty on both sides: dropped, one degree of freedom less.
+        let same = chi_square_two_sample(&[500, 500, 0], &[250, 250, 0]);
+        assert_eq!(same, TestResult::NONE);
+        assert_eq!(chi_square_two_sample(&[5, 0], &[0, 0]), TestResult::NONE);
+        assert_eq!(chi_square_two_sample(&[5, 0], &[3, 0]), TestResult::NONE);
+        assert!(chi_square_two_sample(&[1, 2], &[1]).p_value.is_nan());
+    }
+
+    #[test]
+    fn interpolated_wasserstein_is_exact_for_uniform_bins() {
+        // Reference uniform on [0, 3) in three bins (tail means 0.5 and 2.5); a window
+        // uniform on [1, 3): W1 between U(0, 3) and U(1, 3) is 0.5.
+        let w =
+            wasserstein_interpolated(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[0.0, 0.5, 0.5]);
+        assert!((w - 0.5).abs() < 1e-15, "{w}");
+        assert_eq!(
+            wasserstein_interpolated(&[1.0, 2.0], [0.5, 2.5], &[1.0, 1.0, 1.0], &[1.0, 1.0, 1.0]),
+            0.0
+        );
+        assert_eq!(
+            wasserstein_interpolated(&[], [0.0, 0.0], &[1.0], &[1.0]),
+            0.0
+        );
+        assert!(wasserstein_interpolated(&[1.0], [0.0, 2.0], &[1.0], &[1.0]).is_nan());
+        assert_eq!(
+            wasserstein_interpolated_normed(
+                &[1.0, 2.0],
+                [0.5, 2.5],
+                &[1.0, 1.0, 1.0],
+                &[0.0, 0.5, 0.5],
+                2.0
+            ),
+            0.25
         );
     }
 }

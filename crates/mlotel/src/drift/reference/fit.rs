@@ -212,6 +212,8 @@ pub(super) fn fit_numeric(name: &str, values: &[f64], bins: usize) -> NumericPro
         std: 0.0,
         min: 0.0,
         max: 0.0,
+        tail_means: None,
+        calibration: None,
     };
     if let (Some(min), Some(max)) = (sorted.first(), sorted.last()) {
         profile.min = *min;
@@ -220,6 +222,7 @@ pub(super) fn fit_numeric(name: &str, values: &[f64], bins: usize) -> NumericPro
         profile.mean = mean;
         profile.std = std;
         profile.edges = quantile_edges(&sorted, bins);
+        profile.tail_means = tail_means(&sorted, &profile.edges);
     }
     let mut counts = vec![0u64; profile.bins()];
     for x in values {
@@ -243,6 +246,25 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     mean += values.iter().map(|x| (x - mean) / n).sum::<f64>();
     let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
     (mean, var.sqrt())
+}
+
+/// Means of the sorted values below the first edge and at or above the last one; a tail
+/// without values gets its edge (it adds no distance). `None` without edges.
+fn tail_means(sorted: &[f64], edges: &[f64]) -> Option<[f64; 2]> {
+    let (first, last) = (*edges.first()?, *edges.last()?);
+    let below = sorted.partition_point(|x| *x < first);
+    let above = sorted.partition_point(|x| *x < last);
+    let mean_or = |values: &[f64], empty: f64| {
+        if values.is_empty() {
+            empty
+        } else {
+            mean_std(values).0
+        }
+    };
+    Some([
+        mean_or(&sorted[..below], first),
+        mean_or(&sorted[above..], last),
+    ])
 }
 
 /// Inner edges for `bins` quantile bins of non-empty sorted finite `sorted`: the quantiles
@@ -314,6 +336,7 @@ pub(super) fn fit_categorical(
         proportions: proportions(&counts, values.len()),
         count: values.len() as u64 - missing,
         missing,
+        calibration: None,
     }
 }
 

@@ -7,9 +7,15 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::{
-    CategoricalProfile, FeatureKind, FeatureProfile, NumericProfile, Reference, ReferenceError,
-    SCHEMA_VERSION,
+    Calibration, CategoricalProfile, FeatureKind, FeatureProfile, NumericProfile,
+    OLDEST_SCHEMA_VERSION, Reference, ReferenceError, SCHEMA_VERSION,
 };
+use crate::drift::stats::DriftMethod;
+
+/// Whether this code reads JSON of layout `version`.
+fn readable(version: u64) -> bool {
+    (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&version)
+}
 
 /// Largest tolerated distance of a profile's proportions sum from 1.
 pub(super) const SUM_TOLERANCE: f64 = 1e-6;
@@ -24,7 +30,7 @@ pub(super) fn from_json(text: &str) -> Result<Reference, ReferenceError> {
     if let Some(found) = probe
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)
-        && found != u64::from(SCHEMA_VERSION)
+        && !readable(found)
     {
         return Err(ReferenceError::UnsupportedSchemaVersion {
             found,
@@ -33,7 +39,12 @@ pub(super) fn from_json(text: &str) -> Result<Reference, ReferenceError> {
     }
     drop(probe);
     let mut de = serde_json::Deserializer::from_str(text);
-    let reference: Reference = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    let mut reference: Reference = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    // Older layouts lack only optional fields, read as absent: the reference is now one of
+    // the current layout.
+    if readable(u64::from(reference.schema_version)) {
+        reference.schema_version = SCHEMA_VERSION;
+    }
     reference.validate()?;
     Ok(reference)
 }
@@ -238,6 +249,24 @@ fn validate_numeric(profile: &NumericProfile, path: &str) -> Result<(), Referenc
             ));
         }
     }
+    if let Some(means) = profile.tail_means {
+        let [low, high] = means;
+        let ordered = match (profile.edges.first(), profile.edges.last()) {
+            (Some(first), Some(last)) => low <= *first && high >= *last,
+            _ => false,
+        };
+        if !(low.is_finite() && high.is_finite() && ordered) {
+            return Err(invalid(
+                format!("{path}.tail_means"),
+                format!(
+                    "[{low}, {high}] must be finite, the first at or below the first edge and the second at or above the last (and a profile without edges has none)"
+                ),
+            ));
+        }
+    }
+    if let Some(calibration) = &profile.calibration {
+        validate_calibration(calibration, path)?;
+    }
     if profile.std < 0.0 {
         return Err(invalid(
             format!("{path}.std"),
@@ -268,7 +297,38 @@ fn validate_categorical(profile: &CategoricalProfile, path: &str) -> Result<(), 
         ));
     }
     check_proportions(&profile.proportions, profile.bins(), "categories + 2", path)?;
+    if let Some(calibration) = &profile.calibration {
+        validate_calibration(calibration, path)?;
+    }
     check_rows(profile.count, profile.missing, path)
+}
+
+fn validate_calibration(calibration: &Calibration, path: &str) -> Result<(), ReferenceError> {
+    let path = format!("{path}.calibration");
+    if calibration.window == 0 {
+        return Err(invalid(format!("{path}.window"), "must be at least 1"));
+    }
+    if !(calibration.quantile > 0.0 && calibration.quantile < 1.0) {
+        return Err(invalid(
+            format!("{path}.quantile"),
+            format!("{} is not in (0, 1)", calibration.quantile),
+        ));
+    }
+    for (name, threshold) in &calibration.thresholds {
+        if DriftMethod::from_name(name).is_none() {
+            return Err(invalid(
+                format!("{path}.thresholds.{name}"),
+                format!("unknown drift method `{name}`"),
+            ));
+        }
+        if !(threshold.is_finite() && *threshold >= 0.0) {
+            return Err(invalid(
+                format!("{path}.thresholds.{name}"),
+                format!("{threshold} is not a finite threshold >= 0"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_rows(count: u64, missing: u64, path: &str) -> Result<(), ReferenceError> {

@@ -35,9 +35,16 @@ use serde::{Deserialize, Serialize};
 
 pub use self::csv::{CSV_MISSING, CsvOptions};
 
-/// Version of the JSON layout written by [`Reference::to_json`]; [`Reference::from_json`]
-/// refuses any other.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON layout written by [`Reference::to_json`]. [`Reference::from_json`]
+/// reads it and every version from [`OLDEST_SCHEMA_VERSION`] on, and refuses any other.
+///
+/// * 1: the first layout.
+/// * 2: adds two optional fields, absent from version 1 files (read as `None`):
+///   `tail_means` of numeric profiles and `calibration` of every profile.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest JSON layout [`Reference::from_json`] still reads; a file of that version is
+/// read as the current version with the fields it lacks absent.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 /// Default number of quantile bins for a numeric feature ([`FitOptions::bins`]).
 pub const DEFAULT_BINS: usize = 10;
 /// Default number of categories kept for a categorical feature ([`FitOptions::top_categories`]).
@@ -174,6 +181,34 @@ impl Default for FitOptions {
     }
 }
 
+/// How [`Reference::calibrate`] fits thresholds for a false-alarm rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationOptions {
+    /// Observations per simulated window: the window size the service will see (the
+    /// thresholds are carried to other sizes, less exactly the further they are).
+    pub window: u64,
+    /// Windows simulated per profile (at least 100).
+    pub windows: u32,
+    /// Quantile of each statistic taken as its threshold, in (0, 1): 0.99 aims at 1 %
+    /// false alarms. The threshold is the `⌈quantile · (windows + 1)⌉`-th smallest simulated
+    /// value, which a window from the reference exceeds with probability at most
+    /// `1 − quantile` however few windows were simulated.
+    pub quantile: f64,
+    /// Seed of the simulation (the same seed gives the same thresholds).
+    pub seed: u64,
+}
+
+impl Default for CalibrationOptions {
+    fn default() -> Self {
+        Self {
+            window: 1_000,
+            windows: 2_000,
+            quantile: 0.99,
+            seed: 0x5EED_CA1B,
+        }
+    }
+}
+
 /// Reference distribution of a numeric feature (or of the prediction confidence).
 ///
 /// Bins: value bin `i` holds `edges[i-1] <= x < edges[i]` (the first and last are open), then
@@ -200,6 +235,17 @@ pub struct NumericProfile {
     pub min: f64,
     /// Largest non-missing value (0 when there are none).
     pub max: f64,
+    /// Mean of the reference values in the lowest and in the highest value bin (below the
+    /// first edge, at or above the last), which the normalised Wasserstein distance needs
+    /// for the open outer bins (see `stats::wasserstein_interpolated`). `None` in profiles of
+    /// schema version 1 and without edges; then [`tail_means`](Self::tail_means) falls back to
+    /// the midpoints of `[min, first edge]` and `[last edge, max]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_means: Option<[f64; 2]>,
+    /// Thresholds calibrated on this profile for a false-alarm rate
+    /// ([`Reference::calibrate`]); `None` until calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl NumericProfile {
@@ -243,6 +289,20 @@ impl NumericProfile {
         centres
     }
 
+    /// The reference's mean below the first edge and at or above the last one:
+    /// [`tail_means`](Self::tail_means) when fitted, else the midpoints of
+    /// `[min, first edge]` and `[last edge, max]` (profiles of schema version 1); `[min, max]`
+    /// without edges.
+    pub fn tail_means(&self) -> [f64; 2] {
+        if let Some(means) = self.tail_means {
+            return means;
+        }
+        match (self.edges.first(), self.edges.last()) {
+            (Some(first), Some(last)) => [midpoint(self.min, *first), midpoint(*last, self.max)],
+            _ => [self.min, self.max],
+        }
+    }
+
     /// Whether a finite `value` lies outside the reference range `[min, max]`; NaN and ±∞ are
     /// not judged (false).
     pub fn is_out_of_range(&self, value: f64) -> bool {
@@ -271,6 +331,50 @@ pub struct CategoricalProfile {
     pub count: u64,
     /// Missing reference values.
     pub missing: u64,
+    /// Thresholds calibrated on this profile for a false-alarm rate
+    /// ([`Reference::calibrate`]); `None` until calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// Thresholds of the effect-size methods (`psi`, `jensenshannon`, `wasserstein_normed`)
+/// fitted on a profile by [`Reference::calibrate`]: the `quantile` of each statistic over
+/// windows of `window` observations drawn from the reference itself, widened for the
+/// reference being a sample too. A decision made with
+/// [`Decision::calibrated`](crate::drift::Decision::calibrated) uses them, carried to the
+/// window's actual size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Window size (observations) the thresholds are for.
+    pub window: u64,
+    /// Quantile of the statistic under no drift, e.g. 0.99 for a 1 % false-alarm rate.
+    pub quantile: f64,
+    /// Windows simulated.
+    pub windows: u32,
+    /// Threshold per method, by its `ml.drift.method` name.
+    pub thresholds: std::collections::BTreeMap<String, f64>,
+}
+
+impl Calibration {
+    /// The threshold of `method` for a window of `observations`, from a reference of
+    /// `reference_count`: the stored one scaled by how the method's null spread grows with
+    /// `1/n + 1/m` (squared deviations for PSI, plain ones for the distances). `None` when
+    /// the method was not calibrated.
+    pub fn threshold(
+        &self,
+        method: crate::drift::stats::DriftMethod,
+        observations: u64,
+        reference_count: u64,
+    ) -> Option<f64> {
+        let stored = *self.thresholds.get(method.name())?;
+        let inverse = |n: u64| 1.0 / n.max(1) as f64;
+        let (m, n, at) = (
+            inverse(reference_count),
+            inverse(observations),
+            inverse(self.window),
+        );
+        Some(stored * ((n + m) / (at + m)).powf(method.deviation_power() / 2.0))
+    }
 }
 
 impl CategoricalProfile {
