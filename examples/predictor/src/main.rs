@@ -8,6 +8,7 @@
 //! flags.
 
 mod api;
+mod body;
 mod cli;
 mod dashboard;
 mod iris;
