@@ -38,6 +38,11 @@ if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
     exit 1
 fi
 
+if ! command -v c++ >/dev/null && ! command -v clang++ >/dev/null; then
+    echo "fuzz.sh: libfuzzer-sys compiles libFuzzer, which needs a C++ compiler (e.g. apt-get install g++)" >&2
+    exit 1
+fi
+
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz (cargo install cargo-fuzz --locked)" >&2
     cargo install cargo-fuzz --locked

@@ -4,7 +4,8 @@
 //! through proc-macro2's own lexer, as rustc would hand them over.
 //!
 //! Input: the first line is the attribute's arguments; the rest, if any, the item (else a
-//! small prediction function). Properties: no panic; every refusal is a `syn::Error`
+//! small prediction function; items over `attr::MAX_TOKENS` tokens are skipped, as syn
+//! itself overflows on deep ones). Properties: no panic; every refusal is a `syn::Error`
 //! (spanned, turned into `compile_error!`).
 
 #![no_main]
@@ -23,6 +24,26 @@ use proc_macro2::TokenStream;
 
 const DEFAULT_ITEM: &str =
     "fn predict(row: &[f64; 4]) -> Result<Vec<f64>, String> { Ok(row.to_vec()) }";
+
+/// Tokens in `tokens`, inside groups too, without recursing.
+fn count_tokens(tokens: TokenStream) -> usize {
+    let mut count = 0;
+    let mut pending = vec![tokens.into_iter()];
+    while let Some(trees) = pending.last_mut() {
+        match trees.next() {
+            None => {
+                pending.pop();
+            }
+            Some(tree) => {
+                count += 1;
+                if let proc_macro2::TokenTree::Group(group) = tree {
+                    pending.push(group.stream().into_iter());
+                }
+            }
+        }
+    }
+    count
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -47,6 +68,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(item) = TokenStream::from_str(item) else {
         return;
     };
+    // syn parses the item recursively too, and overflows the stack on a few thousand nested
+    // tokens: a limit of syn (and every attribute macro built on it), not of the arguments,
+    // so items are kept to the size the arguments are limited to.
+    if count_tokens(item.clone()) > attr::MAX_TOKENS {
+        return;
+    }
     if let Ok(function) = syn::parse2::<syn::ItemFn>(item) {
         match expand::expand(parsed, function) {
             Ok(expanded) => {
