@@ -1,20 +1,20 @@
 //! The demo predictor's request body: what `web::Json<Box<RawValue>>` accepts, then the
-//! predictor's own `body::parse_rows` (the very file, included), for both route forms.
+//! predictor's own `request_body::parse_rows` (the very file, included), for both route forms.
 //! Properties: no panic; accepted rows are 1..=max_batch rows of finite values; a refusal
 //! has one of the documented error types and a message.
 
 #![no_main]
 
-#[path = "../../examples/predictor/src/body.rs"]
+#[path = "../../examples/predictor/src/request_body.rs"]
 #[allow(dead_code)]
-mod body;
+mod request_body;
 
-use body::{Form, parse_rows};
 use libfuzzer_sys::fuzz_target;
+use request_body::{Form, parse_rows};
 use serde_json::value::RawValue;
 
 /// The predictor's feature names (only used in messages).
-const FEATURES: [&str; body::FEATURE_COUNT] =
+const FEATURES: [&str; request_body::FEATURE_COUNT] =
     ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 /// A small batch limit, so that the limit is reached by short inputs.
 const MAX_BATCH: usize = 3;

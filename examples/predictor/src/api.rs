@@ -10,11 +10,11 @@ use mlotel_actix::{ApiError, Health};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::body::{self, Form};
 use crate::iris::{
     self, Classifier, FEATURES, FarOutOfRange, LABELS, MAX_DEBUG_DELAY, MODEL, Models, Version,
 };
 use crate::recent::Recent;
+use crate::request_body::{self, Form};
 
 /// Request and response header naming the model version.
 pub(crate) const VERSION_HEADER: &str = "x-model-version";
@@ -119,13 +119,17 @@ impl std::fmt::Display for Rejected {
     }
 }
 
-/// Validates the body and converts it to rows (`body::parse_rows`), in a `preprocess` span.
+/// Validates the body and converts it to rows (`request_body::parse_rows`), in a `preprocess` span.
 #[instrument_ml(stage = "preprocess")]
 fn preprocess(body: &str, form: Form, max_batch: usize) -> Result<Vec<[f64; 4]>, Rejected> {
-    body::parse_rows(body, form, max_batch, &FEATURES).map_err(|refused| {
+    request_body::parse_rows(body, form, max_batch, &FEATURES).map_err(|refused| {
         Rejected(match refused.status {
-            body::Status::BadRequest => ApiError::bad_request(refused.kind, refused.message),
-            body::Status::Unprocessable => ApiError::unprocessable(refused.kind, refused.message),
+            request_body::Status::BadRequest => {
+                ApiError::bad_request(refused.kind, refused.message)
+            }
+            request_body::Status::Unprocessable => {
+                ApiError::unprocessable(refused.kind, refused.message)
+            }
         })
     })
 }

@@ -8,11 +8,11 @@
 //! flags.
 
 mod api;
-mod body;
 mod cli;
 mod dashboard;
 mod iris;
 mod recent;
+mod request_body;
 mod summary;
 
 use std::process::ExitCode;
