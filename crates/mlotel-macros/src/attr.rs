@@ -1,7 +1,7 @@
 //! Parsing `#[instrument_ml(...)]`'s arguments. Unknown, duplicate and conflicting
 //! arguments are errors spanned at the offending token.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -35,6 +35,33 @@ const NAMES: [&str; 10] = [
 
 const KNOWN: &str = "`model`, `version`, `features`, `batch`, `confidence`, `label`, `name`, \
                      `stage`, `record`, `skip_output`";
+
+/// Most tokens the arguments may hold, counted inside brackets too. syn parses expressions
+/// recursively, so a couple of thousand nested tokens (`((( … )))`, `- - - … 1`, `|x| |x| …`)
+/// overflow the stack of the thread expanding the macro (found by the `macro_args` fuzz
+/// target); real arguments are a few dozen tokens.
+pub(crate) const MAX_TOKENS: usize = 512;
+
+/// The span of the first token past [`MAX_TOKENS`], if there is one. Walks groups with a
+/// stack of its own: recursing here would overflow on the very input it guards against.
+fn token_past_limit(tokens: TokenStream) -> Option<Span> {
+    let mut count = 0usize;
+    let mut pending = vec![tokens.into_iter()];
+    while let Some(trees) = pending.last_mut() {
+        let Some(tree) = trees.next() else {
+            pending.pop();
+            continue;
+        };
+        count += 1;
+        if count > MAX_TOKENS {
+            return Some(tree.span());
+        }
+        if let TokenTree::Group(group) = tree {
+            pending.push(group.stream().into_iter());
+        }
+    }
+    None
+}
 
 /// The parsed arguments, each with the span of its key for later errors.
 #[derive(Default)]
@@ -122,6 +149,15 @@ fn non_empty(literal: LitStr, what: &str) -> syn::Result<LitStr> {
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if let Some(span) = token_past_limit(input.fork().parse::<TokenStream>()?) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "#[instrument_ml] arguments hold more than {MAX_TOKENS} tokens; move long \
+                     expressions into a function and pass its name (`label = label_of`)"
+                ),
+            ));
+        }
         let mut args = Args::default();
         while !input.is_empty() {
             let lookahead = input.lookahead1();
@@ -308,6 +344,37 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression test for the `macro_args` fuzz target's stack overflow: each of these
+    /// overflowed the stack inside syn before the token limit.
+    #[test]
+    fn deeply_nested_arguments_are_an_error_not_a_stack_overflow() {
+        let deep = [
+            format!("model = {}1{}", "(".repeat(3000), ")".repeat(3000)),
+            format!("model = {}1", "-".repeat(20_000)),
+            format!("model = {}{}", "[".repeat(3000), "]".repeat(3000)),
+            format!("model = \"m\", label = {}1", "|x|".repeat(5000)),
+        ];
+        for text in deep {
+            let error = syn::parse_str::<Args>(&text)
+                .err()
+                .map(|error| error.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .is_some_and(|error| error.contains("more than 512 tokens")),
+                "{error:?}"
+            );
+        }
+        // Arguments a person writes stay well under the limit.
+        let arms: String = (0..40)
+            .map(|arm| format!("{arm} => \"l{arm}\", "))
+            .collect();
+        let long = format!(
+            "model = \"m\", version = \"1\", label = |out: &u8| match *out {{ {arms} _ => \"x\" }}"
+        );
+        assert!(syn::parse_str::<Args>(&long).is_ok());
+    }
 
     #[test]
     fn misspelt_arguments_are_matched() {

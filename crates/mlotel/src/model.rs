@@ -1197,7 +1197,9 @@ fn shared(text: &str) -> Value {
     Value::String(StringValue::from(Arc::<str>::from(text)))
 }
 
-fn valid_confidence(confidence: Option<f64>) -> Option<f64> {
+/// A confidence as recorded anywhere: NaN and ±∞ are no confidence, finite values are
+/// clamped into `0..=1` (docs/metrics.md).
+pub(crate) fn valid_confidence(confidence: Option<f64>) -> Option<f64> {
     confidence
         .filter(|value| value.is_finite())
         .map(|value| value.clamp(0.0, 1.0))

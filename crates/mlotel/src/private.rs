@@ -245,7 +245,9 @@ impl Guard {
             Some(self.started),
         );
         self.rows_recorded += 1;
-        if let Some(confidence) = prediction.confidence.filter(|value| value.is_finite()) {
+        // The value the histogram records, so the span's mean agrees with it (a finite
+        // -1e308 would otherwise swamp the mean of the others).
+        if let Some(confidence) = model::valid_confidence(prediction.confidence) {
             self.batch_confidence.0 += confidence;
             self.batch_confidence.1 += 1;
         }

@@ -7,12 +7,14 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mlotel::instrument_ml;
 use mlotel_actix::{ApiError, Health};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::iris::{self, Classifier, FEATURES, LABELS, MAX_DEBUG_DELAY, MODEL, Models, Version};
+use crate::iris::{
+    self, Classifier, FEATURES, FarOutOfRange, LABELS, MAX_DEBUG_DELAY, MODEL, Models, Version,
+};
 use crate::recent::Recent;
+use crate::request_body::{self, Form};
 
 /// Request and response header naming the model version.
 pub(crate) const VERSION_HEADER: &str = "x-model-version";
@@ -101,21 +103,6 @@ pub(crate) fn is_prediction_route(pattern: &str) -> bool {
     pattern.ends_with("predict")
 }
 
-/// Which body fields a route takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// `/v1/models/...:predict`: `instances` only.
-    Instances,
-    /// The short forms: `instances`, or one row as `features`.
-    InstancesOrFeatures,
-}
-
-#[derive(Debug, Deserialize)]
-struct PredictBody {
-    instances: Option<Vec<Vec<f64>>>,
-    features: Option<Vec<f64>>,
-}
-
 /// A refused input, recorded with its `type` as `error.type` on the `preprocess` span.
 #[derive(Debug)]
 struct Rejected(ApiError);
@@ -132,100 +119,19 @@ impl std::fmt::Display for Rejected {
     }
 }
 
-fn invalid_features(message: String) -> Rejected {
-    Rejected(ApiError::bad_request("invalid_features", message))
-}
-
-/// Validates the body and converts it to rows: JSON fields, one of `instances` or
-/// `features`, batch size, features per row, finite values.
+/// Validates the body and converts it to rows (`request_body::parse_rows`), in a `preprocess` span.
 #[instrument_ml(stage = "preprocess")]
 fn preprocess(body: &str, form: Form, max_batch: usize) -> Result<Vec<[f64; 4]>, Rejected> {
-    let body: PredictBody = serde_json::from_str(body).map_err(|error| {
-        if error.is_syntax() {
-            // The body parsed as raw JSON, so this is a number no f64 holds (1e999).
-            invalid_features(format!("a value is not a finite number: {error}"))
-        } else {
-            Rejected(ApiError::unprocessable(
-                "invalid_json_fields",
-                format!("JSON body does not match the expected fields: {error}"),
-            ))
-        }
-    })?;
-    let expected = || format!("{} ({})", FEATURES.len(), FEATURES.join(", "));
-    let instances = match (body.instances, body.features, form) {
-        (Some(instances), None, _) => instances,
-        (None, Some(features), Form::InstancesOrFeatures) => vec![features],
-        (None, Some(_), Form::Instances) => {
-            return Err(Rejected(ApiError::bad_request(
-                "invalid_request",
-                "this route takes `instances`, a list of rows; `features` (one row) is \
-                 accepted by /v1/predict, /v2/predict and /predict",
-            )));
-        }
-        (Some(_), Some(_), _) => {
-            return Err(Rejected(ApiError::bad_request(
-                "invalid_request",
-                "send either `instances` or `features`, not both",
-            )));
-        }
-        (None, None, Form::Instances) => {
-            return Err(Rejected(ApiError::bad_request(
-                "invalid_request",
-                "the body needs `instances`: a list of rows of 4 features",
-            )));
-        }
-        (None, None, Form::InstancesOrFeatures) => {
-            return Err(Rejected(ApiError::bad_request(
-                "invalid_request",
-                "the body needs `instances` (a list of rows) or `features` (one row)",
-            )));
-        }
-    };
-    if instances.is_empty() {
-        return Err(Rejected(ApiError::bad_request(
-            "empty_batch",
-            "`instances` is empty: send at least one row",
-        )));
-    }
-    if instances.len() > max_batch {
-        return Err(Rejected(ApiError::bad_request(
-            "batch_too_large",
-            format!(
-                "{} instances is more than the limit of {max_batch} per request",
-                instances.len()
-            ),
-        )));
-    }
-    let single = form == Form::InstancesOrFeatures && instances.len() == 1;
-    let name = |index: usize| {
-        if single {
-            "the row".to_owned()
-        } else {
-            format!("instance {index}")
-        }
-    };
-    instances
-        .iter()
-        .enumerate()
-        .map(|(index, values)| {
-            let row: [f64; 4] = values.as_slice().try_into().map_err(|_| {
-                invalid_features(format!(
-                    "{} has {} features, expected {}",
-                    name(index),
-                    values.len(),
-                    expected()
-                ))
-            })?;
-            if let Some(feature) = row.iter().position(|value| !value.is_finite()) {
-                return Err(invalid_features(format!(
-                    "{}: {} is not a finite number",
-                    name(index),
-                    FEATURES[feature]
-                )));
+    request_body::parse_rows(body, form, max_batch, &FEATURES).map_err(|refused| {
+        Rejected(match refused.status {
+            request_body::Status::BadRequest => {
+                ApiError::bad_request(refused.kind, refused.message)
             }
-            Ok(row)
+            request_body::Status::Unprocessable => {
+                ApiError::unprocessable(refused.kind, refused.message)
+            }
         })
-        .collect()
+    })
 }
 
 /// What the debug headers asked of one prediction (`--allow-debug-headers`).
@@ -237,20 +143,36 @@ struct DebugRequest {
     fail: bool,
 }
 
-/// A failed model call. The demo's model cannot fail by itself: only `X-Debug-Fail` makes
-/// it, so that the failure path (500, `error.type`, alerts) can be exercised.
+/// A failed model call.
 #[derive(Debug)]
-struct ModelFailure;
+enum ModelFailure {
+    /// `X-Debug-Fail` asked for it, so that the failure path (500, `error.type`, alerts)
+    /// can be exercised.
+    Asked,
+    /// The model gave a probability that is not a finite number for this instance (inputs
+    /// so far outside the training range that the model's arithmetic overflows).
+    NonFiniteOutput { instance: usize },
+}
 
 impl mlotel::ErrorType for ModelFailure {
     fn error_type(&self) -> &'static str {
-        "model_failure"
+        match self {
+            ModelFailure::Asked => "model_failure",
+            ModelFailure::NonFiniteOutput { .. } => "non_finite_output",
+        }
     }
 }
 
 impl std::fmt::Display for ModelFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the model call failed (asked for by X-Debug-Fail)")
+        match self {
+            ModelFailure::Asked => f.write_str("the model call failed (asked for by X-Debug-Fail)"),
+            ModelFailure::NonFiniteOutput { instance } => write!(
+                f,
+                "instance {instance}: the model's probabilities are not finite numbers, so no \
+                 prediction was made"
+            ),
+        }
     }
 }
 
@@ -273,6 +195,8 @@ async fn predict_v2(
 }
 
 /// The model's work, plus what the debug headers asked for (inside the prediction span).
+/// Output that is not a finite probability fails the call: it is no prediction, and a
+/// made-up label from it would be recorded nowhere else.
 async fn score(
     classifier: &Classifier,
     rows: &[[f64; 4]],
@@ -282,9 +206,56 @@ async fn score(
         actix_web::rt::time::sleep(delay).await;
     }
     if debug.fail {
-        return Err(ModelFailure);
+        return Err(ModelFailure::Asked);
     }
-    Ok(classifier.probabilities(rows))
+    let scored = classifier.probabilities(rows);
+    if let Some(instance) = scored
+        .iter()
+        .position(|probabilities| probabilities.iter().any(|p| !p.is_finite()))
+    {
+        return Err(ModelFailure::NonFiniteOutput { instance });
+    }
+    Ok(scored)
+}
+
+/// The answer to a failed model call: 500 for a failure of the model itself, 422 for
+/// output that is not finite (the same input always fails the same way; docs/predictor.md).
+fn model_error(failure: ModelFailure, classifier: &Classifier, rows: &[[f64; 4]]) -> ApiError {
+    let kind = mlotel::ErrorType::error_type(&failure);
+    match failure {
+        ModelFailure::Asked => ApiError::internal_with_type(kind, failure),
+        ModelFailure::NonFiniteOutput { instance } => {
+            let far: Vec<String> = rows
+                .get(instance)
+                .map(|row| classifier.far_out_of_range(row))
+                .unwrap_or_default()
+                .iter()
+                .map(FarOutOfRange::describe)
+                .collect();
+            let cause = if far.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", far.join("; "))
+            };
+            ApiError::unprocessable(kind, format!("{failure}{cause}"))
+        }
+    }
+}
+
+/// The per-instance `warnings` of a response: values far outside the training range.
+fn warnings(far: &[FarOutOfRange]) -> Vec<Value> {
+    far.iter()
+        .map(|far| {
+            json!({
+                "type": "far_out_of_range",
+                "feature": FEATURES[far.feature],
+                "value": far.value,
+                "reference_min": far.reference_min,
+                "reference_max": far.reference_max,
+                "message": far.describe(),
+            })
+        })
+        .collect()
 }
 
 /// What the debug headers ask for, when the flag allows them.
@@ -322,24 +293,31 @@ async fn serve(
         Version::V1 => predict_v1(classifier, &rows, debug).await,
         Version::V2 => predict_v2(classifier, &rows, debug).await,
     }
-    .map_err(|failure| {
-        ApiError::internal_with_type(mlotel::ErrorType::error_type(&failure), failure)
-    })?;
+    .map_err(|failure| model_error(failure, classifier, &rows))?;
+    let mut classes = Vec::with_capacity(scored.len());
+    let mut predictions = Vec::with_capacity(scored.len());
+    for (probabilities, row) in scored.iter().zip(&rows) {
+        // `score` let only finite probabilities through, so every row has a class.
+        let (class, confidence) = iris::argmax(probabilities)
+            .ok_or_else(|| ApiError::internal("a scored row has no finite probability"))?;
+        classes.push((class, confidence));
+        let mut prediction = json!({
+            "label": LABELS[class],
+            "confidence": confidence,
+            "probabilities": probabilities,
+        });
+        let far = classifier.far_out_of_range(row);
+        if !far.is_empty() {
+            prediction["warnings"] = Value::from(warnings(&far));
+        }
+        predictions.push(prediction);
+    }
     let mix = &state.class_mix[version.index()];
     let mut confidence_sum = 0.0;
-    let predictions: Vec<Value> = scored
-        .iter()
-        .map(|probabilities| {
-            let (class, confidence) = iris::argmax(probabilities);
-            mix[class].fetch_add(1, Ordering::Relaxed);
-            confidence_sum += confidence;
-            json!({
-                "label": LABELS[class],
-                "confidence": confidence,
-                "probabilities": probabilities,
-            })
-        })
-        .collect();
+    for (class, confidence) in classes {
+        mix[class].fetch_add(1, Ordering::Relaxed);
+        confidence_sum += confidence;
+    }
     state
         .recent
         .record_confidences(confidence_sum, predictions.len() as u64);

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use linfa::prelude::*;
 use linfa_logistic::{MultiFittedLogisticRegression, MultiLogisticRegression};
-use mlotel::Model;
 use mlotel::drift::Window;
 use mlotel::drift::reference::{FitOptions, Reference};
+use mlotel::{Label, Model, Prediction, PredictionOutput as _};
 use ndarray::{Array1, Array2};
 
 /// The model name, in routes and telemetry.
@@ -91,6 +91,8 @@ pub(crate) struct Classifier {
     pub(crate) train_mean_confidence: f64,
     /// mlotel's handle of this version.
     pub(crate) model: Model,
+    /// `[min, max]` of each feature over the training rows.
+    ranges: [(f64, f64); 4],
     fitted: MultiFittedLogisticRegression<f64, usize>,
 }
 
@@ -108,6 +110,24 @@ impl Classifier {
     /// Class probabilities of each row, in [`LABELS`] order.
     pub(crate) fn probabilities(&self, rows: &[[f64; 4]]) -> Vec<[f64; 3]> {
         probabilities(&self.fitted, rows)
+    }
+
+    /// The values of `row` more than [`FAR_OUT_OF_RANGE_WIDTHS`] widths of their feature's
+    /// training range below its minimum or above its maximum.
+    pub(crate) fn far_out_of_range(&self, row: &[f64; 4]) -> Vec<FarOutOfRange> {
+        row.iter()
+            .zip(self.ranges)
+            .enumerate()
+            .filter_map(|(feature, (&value, (min, max)))| {
+                let margin = (max - min) * FAR_OUT_OF_RANGE_WIDTHS;
+                (value < min - margin || value > max + margin).then_some(FarOutOfRange {
+                    feature,
+                    value,
+                    reference_min: min,
+                    reference_max: max,
+                })
+            })
+            .collect()
     }
 }
 
@@ -153,18 +173,69 @@ impl Models {
     }
 }
 
-/// The index of the largest probability and the probability.
-pub(crate) fn argmax(probabilities: &[f64; 3]) -> (usize, f64) {
-    probabilities
-        .iter()
-        .copied()
-        .enumerate()
-        .fold(
-            (0, f64::MIN),
-            |best, (class, p)| {
-                if p > best.1 { (class, p) } else { best }
-            },
+/// The predicted class and its probability, read by mlotel's own rule for class
+/// probabilities (`mlotel::PredictionOutput`), so the response and the metrics always name
+/// the same label; `None` when no probability is a finite number.
+pub(crate) fn argmax(probabilities: &[f64; 3]) -> Option<(usize, f64)> {
+    match probabilities.prediction() {
+        Prediction {
+            label: Some(Label::Index(class)),
+            confidence: Some(confidence),
+        } => Some((class, confidence)),
+        _ => None,
+    }
+}
+
+/// Widths of a feature's reference range (`max - min` of the training rows) a value may lie
+/// beyond `min` or `max` before it is flagged as far out of range (docs/predictor.md).
+pub(crate) const FAR_OUT_OF_RANGE_WIDTHS: f64 = 1.0;
+
+/// A feature value far outside the range the model was trained on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FarOutOfRange {
+    /// Index of the feature in [`FEATURES`].
+    pub(crate) feature: usize,
+    /// The value sent.
+    pub(crate) value: f64,
+    /// Smallest training value of the feature.
+    pub(crate) reference_min: f64,
+    /// Largest training value of the feature.
+    pub(crate) reference_max: f64,
+}
+
+impl FarOutOfRange {
+    /// `petal_width 100 is far outside the training range 0.1..2.5`.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} {} is far outside the training range {}..{}",
+            FEATURES[self.feature],
+            readable(self.value),
+            self.reference_min,
+            self.reference_max
         )
+    }
+}
+
+/// A number as people read it: `1e308` rather than its 309 digits.
+fn readable(value: f64) -> String {
+    if value != 0.0 && !(1e-4..1e6).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// The `[min, max]` of each feature in the training rows, as the drift reference holds them.
+fn reference_ranges(reference: &Reference) -> Result<[(f64, f64); 4], String> {
+    let mut ranges = [(0.0, 0.0); 4];
+    for (range, name) in ranges.iter_mut().zip(FEATURES) {
+        let profile = reference
+            .feature(name)
+            .and_then(|feature| feature.as_numeric())
+            .ok_or_else(|| format!("the drift reference has no numeric feature {name}"))?;
+        *range = (profile.min, profile.max);
+    }
+    Ok(ranges)
 }
 
 /// How each version's drift is watched (`--drift-window`, `--drift-min-observations`).
@@ -214,13 +285,15 @@ pub(crate) fn train(drift: DriftWatch) -> Result<Models, String> {
         let correct = probabilities(&fitted, &test_rows)
             .iter()
             .zip(test_y.iter())
-            .filter(|(probabilities, class)| argmax(probabilities).0 == **class)
+            .filter(|(probabilities, class)| {
+                argmax(probabilities).is_some_and(|(predicted, _)| predicted == **class)
+            })
             .count();
         let accuracy = correct as f64 / test_rows.len().max(1) as f64;
         // The drift reference: training rows and the model's own predictions on them.
         let predicted: Vec<(usize, f64)> = probabilities(&fitted, &train_rows)
             .iter()
-            .map(argmax)
+            .filter_map(argmax)
             .collect();
         let train_mean_confidence =
             predicted.iter().map(|(_, p)| p).sum::<f64>() / predicted.len().max(1) as f64;
@@ -233,6 +306,7 @@ pub(crate) fn train(drift: DriftWatch) -> Result<Models, String> {
                 )
             })
             .map_err(|error| format!("drift reference of iris {}: {error}", version.as_str()))?;
+        let ranges = reference_ranges(&reference)?;
         let model = Model::builder(MODEL)
             .version(version.as_str())
             .labels(LABELS)
@@ -252,6 +326,7 @@ pub(crate) fn train(drift: DriftWatch) -> Result<Models, String> {
             test_rows: test_rows.len(),
             train_mean_confidence,
             model,
+            ranges,
             fitted,
         };
         trained.push(classifier);
@@ -286,6 +361,25 @@ pub(crate) const MAX_DEBUG_DELAY: Duration = Duration::from_millis(2000);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_and_tiny_numbers_are_written_short() {
+        assert_eq!(readable(1e308), "1e308");
+        assert_eq!(readable(-2.5e-9), "-2.5e-9");
+        assert_eq!(readable(100.0), "100");
+        assert_eq!(readable(0.0), "0");
+    }
+
+    #[test]
+    fn argmax_is_mlotels_rule_and_refuses_non_finite_rows() {
+        assert_eq!(argmax(&[0.2, 0.5, 0.3]), Some((1, 0.5)));
+        assert_eq!(
+            argmax(&[0.4, 0.4, 0.2]),
+            Some((0, 0.4)),
+            "the first of a tie"
+        );
+        assert_eq!(argmax(&[f64::NAN; 3]), None);
+    }
 
     #[test]
     fn the_permutation_is_fixed_and_complete() {

@@ -12,6 +12,7 @@ mod cli;
 mod dashboard;
 mod iris;
 mod recent;
+mod request_body;
 mod summary;
 
 use std::process::ExitCode;

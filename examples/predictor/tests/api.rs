@@ -439,3 +439,163 @@ fn bad_drift_flags_are_refused_with_the_reason() {
     assert!(stderr.contains("--drift-window"), "{stderr}");
     assert!(stderr.contains("outside 1s..24h"), "{stderr}");
 }
+
+/// The model of `document` (`/api/summary` or `/health/detailed`) at `version`.
+fn model_of(document: &Value, version: &str) -> Value {
+    document["models"]
+        .as_array()
+        .and_then(|models| {
+            models
+                .iter()
+                .find(|model| model["version"] == version)
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn non_finite_model_output_is_a_failed_prediction_everywhere() {
+    let receiver = OtlpReceiver::grpc();
+    let mut service = start(&receiver, &[]);
+    // Finite inputs so large that the model's arithmetic overflows: probabilities of NaN.
+    let huge = r#"{"instances": [[1e308, 1e308, 1e308, 1e308]]}"#;
+    let failed = post(&service, "/v1/predict", &[], huge);
+    assert_eq!(failed.status, 422, "{}", failed.body);
+    let error = json_of(&failed);
+    assert_eq!(error["error"]["type"], "non_finite_output", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    for needle in [
+        "instance 0",
+        "not finite",
+        "sepal_length 1e308 is far outside",
+    ] {
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    }
+    // A batch fails as a whole and names the instance.
+    let batch = format!(r#"{{"instances": [{ROW}, [5.1, 1e308, 1.4, 0.2]]}}"#);
+    let failed_batch = post(&service, "/v1/predict", &[], &batch);
+    assert_eq!(failed_batch.status, 422, "{}", failed_batch.body);
+    assert!(
+        json_of(&failed_batch)["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("instance 1:")),
+        "{}",
+        failed_batch.body
+    );
+
+    // Metrics: three errored predictions of 1.0.0 (one, then a batch of two), no label,
+    // no confidence.
+    let metrics = get(&service, "/metrics").body;
+    let v1 = r#"ml_model_version="1.0.0""#;
+    assert!(
+        metrics.lines().any(|line| {
+            line.starts_with("ml_predictions_total{")
+                && line.contains(r#"error_type="non_finite_output""#)
+                && line.contains(r#"ml_prediction_outcome="error""#)
+                && line.contains(v1)
+                && !line.contains("ml_prediction_label")
+                && line.ends_with(" 3")
+        }),
+        "no non_finite_output predictions in /metrics"
+    );
+    let recorded: Vec<&str> = metrics
+        .lines()
+        .filter(|line| {
+            line.contains(v1)
+                && (line.starts_with("ml_predictions_total{") && line.contains("outcome=\"ok\"")
+                    || line.starts_with("ml_prediction_confidence_count{"))
+                && !line.ends_with(" 0")
+        })
+        .collect();
+    assert!(recorded.is_empty(), "recorded for 1.0.0: {recorded:#?}");
+    // The live page: the predictions are counted, with no class and no confidence, and the
+    // requests as client errors.
+    let summary = json_of(&get(&service, "/api/summary"));
+    let detailed = json_of(&get(&service, "/health/detailed"));
+    let model = model_of(&summary, "1.0.0");
+    assert_eq!(model["predictions"], 3, "{model}");
+    assert_eq!(
+        model["predictions"],
+        model_of(&detailed, "1.0.0")["predictions"]
+    );
+    assert_eq!(model["mean_confidence"], Value::Null, "{model}");
+    assert_eq!(
+        model["class_mix"],
+        json!({"setosa": 0, "versicolor": 0, "virginica": 0})
+    );
+    assert_eq!(summary["requests"]["client_errors"], 2, "{summary}");
+    assert!(
+        summary["history"].as_array().is_some_and(|history| history
+            .iter()
+            .all(|point| point["mean_confidence"].is_null())),
+        "{summary}"
+    );
+
+    // Spans: the prediction span and the request span say the same.
+    let status = service.terminate(WAIT);
+    assert!(status.success(), "exit status {status}");
+    let spans = receiver.spans();
+    let request = spans
+        .iter()
+        .find(|span| {
+            span.name() == "POST /v1/predict"
+                && span.attr_i64("http.response.status_code") == Some(422)
+        })
+        .expect("the request span");
+    assert_eq!(request.attr_str("error.type"), Some("non_finite_output"));
+    let prediction = spans
+        .iter()
+        .find(|span| span.name() == "predict iris" && span.is_child_of(request))
+        .expect("the prediction span");
+    assert_eq!(prediction.attr_str("error.type"), Some("non_finite_output"));
+    assert_eq!(prediction.attr_str("ml.prediction.outcome"), Some("error"));
+    assert_eq!(prediction.attr_str("ml.prediction.label"), None);
+    assert_eq!(prediction.attr_f64("ml.prediction.confidence"), None);
+    assert_eq!(
+        prediction.status_code(),
+        mlotel_tests::proto::trace::v1::status::StatusCode::Error
+    );
+}
+
+#[test]
+fn values_far_outside_the_training_range_are_flagged_per_instance() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &[]);
+    // petal_width's training range is about 0.1..2.5: 100 is far outside it, 3.0 is not.
+    let body = format!(r#"{{"instances": [{ROW}, [5.1, 3.5, 1.4, 100.0], [5.1, 3.5, 1.4, 3.0]]}}"#);
+    let response = post(&service, "/v2/predict", &[], &body);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let answer = json_of(&response);
+    let predictions = answer["predictions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(predictions.len(), 3, "{answer}");
+    assert!(predictions[0].get("warnings").is_none(), "{answer}");
+    assert!(
+        predictions[2].get("warnings").is_none(),
+        "within one range width: {answer}"
+    );
+    let warnings = predictions[1]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{answer}");
+    let warning = &warnings[0];
+    assert_eq!(warning["type"], "far_out_of_range");
+    assert_eq!(warning["feature"], "petal_width");
+    assert_eq!(warning["value"], 100.0);
+    let (min, max) = (
+        warning["reference_min"].as_f64().unwrap_or(f64::NAN),
+        warning["reference_max"].as_f64().unwrap_or(f64::NAN),
+    );
+    assert!(min > 0.0 && min < max && max < 3.0, "{warning}");
+    assert!(
+        warning["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("far outside")),
+        "{warning}"
+    );
+    // The flagged instance is still a prediction with a label, as the metrics count it.
+    assert!(predictions[1]["label"].is_string(), "{answer}");
+}

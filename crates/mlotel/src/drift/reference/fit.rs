@@ -243,9 +243,30 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
         // Values near f64::MAX: dividing first keeps the sum finite.
         values.iter().map(|x| x / n).sum()
     };
-    mean += values.iter().map(|x| (x - mean) / n).sum::<f64>();
+    let correction: f64 = values.iter().map(|x| (x - mean) / n).sum();
+    mean += if correction.is_finite() {
+        correction
+    } else {
+        // A deviation beyond f64::MAX (values of both signs near it): divide first.
+        values.iter().map(|x| x / n - mean / n).sum()
+    };
     let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-    (mean, var.sqrt())
+    if var.is_finite() {
+        return (mean, var.sqrt());
+    }
+    // Squared deviations overflow (found by the reference_csv fuzz target on 1e308 and
+    // 1.1e9): the standard deviation of half the deviations, scaled by the largest one so
+    // that no square overflows, times two. It cannot exceed f64::MAX for finite values.
+    let halves: Vec<f64> = values.iter().map(|x| x / 2.0 - mean / 2.0).collect();
+    let scale = halves
+        .iter()
+        .fold(0.0_f64, |largest, d| largest.max(d.abs()));
+    let scaled = halves
+        .iter()
+        .map(|d| (d / scale) * (d / scale))
+        .sum::<f64>()
+        / n;
+    (mean, (2.0 * scale * scaled.sqrt()).min(f64::MAX))
 }
 
 /// Means of the sorted values below the first edge and at or above the last one; a tail
@@ -299,6 +320,11 @@ pub(super) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let hi = (lo + 1).min(last);
     let (a, b) = (sorted[lo], sorted[hi]);
     let diff = b - a;
+    if !diff.is_finite() {
+        // Neighbours of both signs near f64::MAX: numpy's formula overflows to ±∞; this one
+        // cannot (numpy's result whenever that is finite is kept above).
+        return a * (1.0 - gamma) + b * gamma;
+    }
     if gamma >= 0.5 {
         b - diff * (1.0 - gamma)
     } else {
@@ -348,6 +374,43 @@ fn proportions(counts: &[u64], total: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression tests for the `reference_csv` fuzz target's find: finite values near
+    /// f64::MAX gave an infinite standard deviation (or edge, or mean), which the fit's own
+    /// validation then refused.
+    #[test]
+    fn values_near_the_largest_float_fit_a_valid_reference() {
+        for csv in [
+            "x\n1e308\n11e08\n",
+            "x\n1e308\n1.7e308\n-1.7e308\n",
+            "x\n-1.7976931348623157e308\n1.7976931348623157e308\n",
+        ] {
+            let reference =
+                Reference::from_csv_reader(csv.as_bytes(), super::super::CsvOptions::default())
+                    .unwrap_or_else(|error| panic!("{csv:?}: {error}"));
+            let profile = reference.features[0].as_numeric().expect("numeric");
+            assert!(
+                profile.mean.is_finite() && profile.std.is_finite(),
+                "{profile:?}"
+            );
+            assert!(profile.std > 0.0, "{profile:?}");
+            assert!(
+                profile.edges.windows(2).all(|pair| pair[0] < pair[1]),
+                "{profile:?}"
+            );
+            assert!(
+                profile.edges.iter().all(|edge| edge.is_finite()),
+                "{profile:?}"
+            );
+        }
+        // Two values: the population standard deviation is half their distance.
+        let (mean, std) = mean_std(&[1e308, 1.1e9]);
+        assert!((mean / 5e307 - 1.0).abs() < 1e-12, "{mean}");
+        assert!((std / 5e307 - 1.0).abs() < 1e-12, "{std}");
+        let (mean, std) = mean_std(&[-1.7e308, 1.7e308]);
+        assert_eq!(mean, 0.0);
+        assert!((std / 1.7e308 - 1.0).abs() < 1e-12, "{std}");
+    }
 
     #[test]
     fn quantiles_of_one_value_are_that_value() {
