@@ -59,6 +59,11 @@ fi
 step "cargo test"
 cargo test --workspace
 
+step "fuzz targets, ${FUZZ_SECONDS:-15} s each (scripts/fuzz.sh, docs/fuzzing.md)"
+# libFuzzer on the request-body parser, the reference loaders, trace-context extraction and
+# the macro's argument parser; fails on a crash. Installs cargo-fuzz when missing.
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
+
 step "benches compile and run once (quick mode)"
 cargo bench -p mlotel-benches -- --test
 
