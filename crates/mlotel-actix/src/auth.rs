@@ -32,9 +32,9 @@ impl BearerToken {
         self.0.is_empty()
     }
 
-    /// `Ok` when `request` presents the token; else the answer to send: 401 with a JSON
+    /// `None` when `request` presents the token; else the answer to send: 401 with a JSON
     /// error body naming `what` and `WWW-Authenticate: Bearer`.
-    pub fn check(&self, request: &HttpRequest, what: &str) -> Result<(), HttpResponse> {
+    pub fn refusal(&self, request: &HttpRequest, what: &str) -> Option<HttpResponse> {
         let given = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -42,7 +42,7 @@ impl BearerToken {
             .and_then(bearer_credentials)
             .unwrap_or("");
         if !self.0.is_empty() && constant_time_eq(given.as_bytes(), self.0.as_bytes()) {
-            return Ok(());
+            return None;
         }
         let mut response = ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -54,7 +54,7 @@ impl BearerToken {
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
         );
-        Err(response)
+        Some(response)
     }
 }
 
@@ -106,13 +106,13 @@ mod tests {
         let ok = actix_web::test::TestRequest::default()
             .insert_header((header::AUTHORIZATION, "Bearer s3cret"))
             .to_http_request();
-        assert!(token.check(&ok, "/x").is_ok());
+        assert!(token.refusal(&ok, "/x").is_none());
         for given in [None, Some("Bearer wrong"), Some("Basic s3cret")] {
             let mut request = actix_web::test::TestRequest::default();
             if let Some(given) = given {
                 request = request.insert_header((header::AUTHORIZATION, given));
             }
-            let refused = token.check(&request.to_http_request(), "/x").err();
+            let refused = token.refusal(&request.to_http_request(), "/x");
             let refused = refused.expect("refused");
             assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{given:?}");
             assert_eq!(
@@ -128,7 +128,7 @@ mod tests {
             .insert_header((header::AUTHORIZATION, "Bearer "))
             .to_http_request();
         assert!(
-            empty.check(&request, "/x").is_err(),
+            empty.refusal(&request, "/x").is_some(),
             "an empty token refuses all"
         );
     }

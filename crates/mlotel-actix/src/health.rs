@@ -536,7 +536,7 @@ async fn readiness(health: web::Data<Health>) -> HttpResponse {
 
 async fn detailed(request: actix_web::HttpRequest, health: web::Data<Health>) -> HttpResponse {
     if let Some(token) = &health.inner.detailed_token
-        && let Err(refused) = token.check(&request, "/health/detailed")
+        && let Some(refused) = token.refusal(&request, "/health/detailed")
     {
         return refused;
     }

@@ -69,7 +69,7 @@ impl MetricsEndpoint {
     /// The response to `request`: the exposition, or 401.
     pub fn respond(&self, request: &HttpRequest) -> HttpResponse {
         if let Some(token) = &self.token
-            && let Err(refused) = token.check(request, &self.path)
+            && let Some(refused) = token.refusal(request, &self.path)
         {
             return refused;
         }

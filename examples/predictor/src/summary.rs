@@ -36,7 +36,7 @@ async fn summary(
     access: web::Data<SummaryAccess>,
 ) -> HttpResponse {
     if let Some(token) = &access.0
-        && let Err(refused) = token.check(&request, "/api/summary")
+        && let Some(refused) = token.refusal(&request, "/api/summary")
     {
         return refused;
     }

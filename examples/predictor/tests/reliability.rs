@@ -130,10 +130,9 @@ fn hostile_requests_get_a_prompt_4xx_json_answer(address: SocketAddr) {
         ),
         (
             "utf-16 body",
-            format!(
-                "POST /v2/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; \
-                 charset=utf-16\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{{}}"
-            ),
+            "POST /v2/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json; \
+             charset=utf-16\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+                .to_owned(),
             415,
             "unsupported_charset",
             PROMPT,
