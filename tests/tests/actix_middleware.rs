@@ -38,6 +38,8 @@ fn harness() -> &'static Harness {
 static GATE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 const PREDICT_ROUTE: &str = "/v1/models/{model}:predict";
+/// The route of `client_strings_on_the_span_are_cut_to_the_limit`.
+const LONG_ROUTE: &str = "/long/{name}";
 const CHUNK: &[u8] = b"0123456789abcdef";
 const CHUNKS: usize = 3;
 const CHUNK_DELAY: Duration = Duration::from_millis(100);
@@ -95,6 +97,7 @@ impl MessageBody for SlowBody {
 fn app_routes(config: &mut web::ServiceConfig) {
     config
         .route(PREDICT_ROUTE, web::post().to(predict_handler))
+        .route(LONG_ROUTE, web::get().to(HttpResponse::Ok))
         .route(
             "/fail",
             web::get().to(|| async { HttpResponse::InternalServerError().body("boom") }),
@@ -540,7 +543,7 @@ fn client_strings_on_the_span_are_cut_to_the_limit() {
     // Header values and paths on the wire are ASCII (a path's other bytes come
     // percent-encoded); the cut on a character boundary is unit-tested in path_cache.rs.
     let model = "m".repeat(limit);
-    let raw_path = format!("/v1/models/{model}:predict");
+    let raw_path = format!("/long/{model}");
     let agent = format!("agent-{}", "u".repeat(3 * limit));
     // By hand: `raw_request` sends its own User-Agent.
     {
@@ -548,8 +551,8 @@ fn client_strings_on_the_span_are_cut_to_the_limit() {
         let mut stream = std::net::TcpStream::connect(*SERVER).expect("connects");
         stream.set_read_timeout(Some(WAIT)).expect("timeout set");
         let head = format!(
-            "POST {raw_path} HTTP/1.1\r\nHost: test\r\nUser-Agent: {agent}\r\n\
-             Content-Length: 2\r\nConnection: close\r\n\r\n[]"
+            "GET {raw_path} HTTP/1.1\r\nHost: test\r\nUser-Agent: {agent}\r\n\
+             Connection: close\r\n\r\n"
         );
         stream.write_all(head.as_bytes()).expect("sent");
         let mut answer = String::new();
@@ -559,15 +562,15 @@ fn client_strings_on_the_span_are_cut_to_the_limit() {
     let span = harness()
         .spans_where(
             |span| {
-                span.name() == format!("POST {PREDICT_ROUTE}")
+                span.name() == format!("GET {LONG_ROUTE}")
                     && span
                         .attr_str(attr::URL_PATH)
-                        .is_some_and(|path| path.starts_with("/v1/models/mmm"))
+                        .is_some_and(|path| path.starts_with("/long/mmm"))
             },
             1,
         )
         .remove(0);
-    assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(PREDICT_ROUTE));
+    assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(LONG_ROUTE));
     let path = span.attr_str(attr::URL_PATH).unwrap_or_default();
     assert_eq!(path.len(), limit);
     assert!(raw_path.starts_with(path));
