@@ -56,7 +56,7 @@ cargo test --workspace
 step "HTTP edge reliability suite: hostile requests, long-path flood, slow bodies (examples/predictor/tests/reliability.rs)"
 # The real predictor binary: each hostile request gets a 4xx JSON answer in a stated time,
 # normal traffic keeps >= 80 % of its throughput next to a long-path flood, waves of slow
-# bodies leave memory bounded. About 25 s; ignored by the cargo test step above.
+# bodies leave memory bounded. About 30 s; ignored by the cargo test step above.
 cargo test -p predictor --test reliability -- --ignored
 
 step "benches compile and run once (quick mode)"

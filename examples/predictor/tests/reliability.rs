@@ -6,6 +6,8 @@
 //!
 //! Ignored by `cargo test` (it loads the machine for about 30 s): `scripts/test.sh` runs it
 //! as its own step, `cargo test -p predictor --test reliability -- --ignored`.
+//! `PREDICTOR_BINARY=/path/to/predictor` runs it against another build (one from before a
+//! change, to see it fail).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -23,14 +25,16 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(1);
 /// A refusal that needs no waiting (414, 404, 405, 415) must come within this.
 const PROMPT: Duration = Duration::from_secs(2);
 /// Long-path requests per second per attacker (2 attackers): on the old service each cost
-/// ~45 ms of worker CPU, so 100/s took 4.5 cores, more than the machine has.
-const ATTACK_RATE: u32 = 50;
+/// ~45 ms of worker CPU, so 2 x 25/s took 2.25 cores, more than the machine has.
+const ATTACK_RATE: u32 = 25;
 /// Longest path the `http` crate takes in a URI is 65,534 bytes; the review's "64 KB".
 const LONG_PATH_BYTES: usize = 60 * 1024;
 const PREDICTION: &[u8] = br#"{"features": [5.1, 3.5, 1.4, 0.2]}"#;
 
 fn start() -> ServiceProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
+    let binary = std::env::var_os("PREDICTOR_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_predictor").into());
+    let mut command = Command::new(binary);
     command
         .env("PORT", "0")
         .env("WORKERS", "2")
@@ -154,9 +158,11 @@ fn hostile_requests_get_a_prompt_4xx_json_answer(address: SocketAddr) {
     ];
     for (what, raw, status, kind, within) in cases {
         let (answered, json, elapsed) = exchange(address, raw.as_bytes());
-        assert_eq!(answered, status, "{what}: {json}");
-        assert_eq!(json["error"]["type"], kind, "{what}: {json}");
-        assert!(json["error"]["message"].is_string(), "{what}: {json}");
+        // The old service echoed a 60 KB path back: keep failure messages short.
+        let shown: String = json.to_string().chars().take(300).collect();
+        assert_eq!(answered, status, "{what}: {shown}");
+        assert_eq!(json["error"]["type"], kind, "{what}: {shown}");
+        assert!(json["error"]["message"].is_string(), "{what}: {shown}");
         assert!(
             elapsed < within,
             "{what}: answered and closed after {elapsed:?}"
@@ -242,8 +248,8 @@ fn normal_throughput(address: SocketAddr, phase: Duration, attackers: usize) -> 
         })
         .collect();
     let begun = Instant::now();
-    // Warm-up excluded: counted from one second in.
-    while begun.elapsed() < Duration::from_secs(1) {
+    // Warm-up excluded: counted from half a second in.
+    while begun.elapsed() < Duration::from_millis(500) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (start_count, start) = (done.load(Ordering::Relaxed), Instant::now());
@@ -264,17 +270,25 @@ fn normal_throughput(address: SocketAddr, phase: Duration, attackers: usize) -> 
 }
 
 fn normal_traffic_keeps_its_throughput_next_to_a_long_path_flood(address: SocketAddr) {
-    let phase = Duration::from_secs(4);
-    let (quiet, _) = normal_throughput(address, phase, 0);
-    let (attacked, refused) = normal_throughput(address, phase, 2);
+    // Quiet and attacked phases alternate, so that load from outside the test (other
+    // builds on a shared machine) hits both alike.
+    const PAIRS: u32 = 3;
+    let phase = Duration::from_millis(2500);
+    let (mut quiet, mut attacked, mut refused) = (0.0, 0.0, 0);
+    for _ in 0..PAIRS {
+        quiet += normal_throughput(address, phase, 0).0 / f64::from(PAIRS);
+        let (rate, count) = normal_throughput(address, phase, 2);
+        attacked += rate / f64::from(PAIRS);
+        refused += count;
+    }
     let ratio = attacked / quiet;
     eprintln!(
         "normal traffic: {quiet:.0}/s alone, {attacked:.0}/s next to 2 x {ATTACK_RATE}/s long paths \
-         ({refused} refused): {:.0} %",
+         ({refused} refused; {PAIRS} phases of each): {:.0} %",
         ratio * 100.0
     );
     assert!(
-        refused > u64::from(ATTACK_RATE) * 4,
+        refused > u64::from(ATTACK_RATE * 2 * PAIRS) * 2,
         "the flood ran ({refused} requests)"
     );
     assert!(
