@@ -64,6 +64,12 @@ step "fuzz targets, ${FUZZ_SECONDS:-15} s each (scripts/fuzz.sh, docs/fuzzing.md
 # the macro's argument parser; fails on a crash. Installs cargo-fuzz when missing.
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
 
+step "HTTP edge reliability suite: hostile requests, long-path flood, slow bodies (examples/predictor/tests/reliability.rs)"
+# The real predictor binary: each hostile request gets a 4xx JSON answer in a stated time,
+# normal traffic keeps >= 80 % of its throughput next to a long-path flood, waves of slow
+# bodies leave memory bounded. About 30 s; ignored by the cargo test step above.
+cargo test -p predictor --test reliability -- --ignored
+
 step "benches compile and run once (quick mode)"
 cargo bench -p mlotel-benches -- --test
 

@@ -38,6 +38,8 @@ fn harness() -> &'static Harness {
 static GATE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 const PREDICT_ROUTE: &str = "/v1/models/{model}:predict";
+/// The route of `client_strings_on_the_span_are_cut_to_the_limit`.
+const LONG_ROUTE: &str = "/long/{name}";
 const CHUNK: &[u8] = b"0123456789abcdef";
 const CHUNKS: usize = 3;
 const CHUNK_DELAY: Duration = Duration::from_millis(100);
@@ -95,6 +97,7 @@ impl MessageBody for SlowBody {
 fn app_routes(config: &mut web::ServiceConfig) {
     config
         .route(PREDICT_ROUTE, web::post().to(predict_handler))
+        .route(LONG_ROUTE, web::get().to(HttpResponse::Ok))
         .route(
             "/fail",
             web::get().to(|| async { HttpResponse::InternalServerError().body("boom") }),
@@ -528,4 +531,50 @@ fn with_telemetry_records_through_the_given_telemetry() {
         1,
     );
     assert_eq!(point.count, 1);
+}
+
+/// The string attributes taken from the request are cut to
+/// `DEFAULT_MAX_ATTRIBUTE_BYTES` on a character boundary: a client does not decide how
+/// much memory a span holds. The route of a path seen for the first time (read from what
+/// the router recorded, not matched beforehand) is the template all the same.
+#[test]
+fn client_strings_on_the_span_are_cut_to_the_limit() {
+    let limit = mlotel_actix::DEFAULT_MAX_ATTRIBUTE_BYTES;
+    // Header values and paths on the wire are ASCII (a path's other bytes come
+    // percent-encoded); the cut on a character boundary is unit-tested in path_cache.rs.
+    let model = "m".repeat(limit);
+    let raw_path = format!("/long/{model}");
+    let agent = format!("agent-{}", "u".repeat(3 * limit));
+    // By hand: `raw_request` sends its own User-Agent.
+    {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(*SERVER).expect("connects");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout set");
+        let head = format!(
+            "GET {raw_path} HTTP/1.1\r\nHost: test\r\nUser-Agent: {agent}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("sent");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let span = harness()
+        .spans_where(
+            |span| {
+                span.name() == format!("GET {LONG_ROUTE}")
+                    && span
+                        .attr_str(attr::URL_PATH)
+                        .is_some_and(|path| path.starts_with("/long/mmm"))
+            },
+            1,
+        )
+        .remove(0);
+    assert_eq!(span.attr_str(attr::HTTP_ROUTE), Some(LONG_ROUTE));
+    let path = span.attr_str(attr::URL_PATH).unwrap_or_default();
+    assert_eq!(path.len(), limit);
+    assert!(raw_path.starts_with(path));
+    let recorded_agent = span.attr_str("user_agent.original").unwrap_or_default();
+    assert_eq!(recorded_agent.len(), limit);
+    assert!(agent.starts_with(recorded_agent));
 }

@@ -283,9 +283,13 @@ fn query_error(error: QueryPayloadError) -> ApiError {
     }
 }
 
-/// A client-sent header value, shortened, for a message.
-fn echo(value: &HeaderValue) -> Cow<'static, str> {
-    let text = String::from_utf8_lossy(value.as_bytes());
+/// A client-sent header value, shortened and quoted, for a message.
+pub(crate) fn echo(value: &HeaderValue) -> Cow<'static, str> {
+    echo_str(&String::from_utf8_lossy(value.as_bytes())).into()
+}
+
+/// A client-sent text, shortened and quoted, for a message.
+pub(crate) fn echo_str(text: &str) -> String {
     let mut end = text.len().min(MAX_ECHO);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -294,7 +298,7 @@ fn echo(value: &HeaderValue) -> Cow<'static, str> {
     if end < text.len() {
         quoted.push_str("...");
     }
-    Cow::Owned(quoted)
+    quoted
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ struct HealthInner {
     expected: Vec<String>,
     /// `None`: every model in mlotel's registry.
     models: Option<Vec<Model>>,
+    /// The token `/health/detailed` requires, if any.
+    detailed_token: Option<crate::BearerToken>,
 }
 
 impl Health {
@@ -74,6 +76,7 @@ impl Health {
                 exporters: None,
                 expected: Vec::new(),
                 models: None,
+                detailed_token: None,
             }),
         }
     }
@@ -151,15 +154,23 @@ impl Health {
         self
     }
 
+    /// Requires `Authorization: Bearer {token}` on `/health/detailed` (it shows the
+    /// process id, threads, memory and the exporters' endpoints: reconnaissance for an
+    /// attacker). `/health` and `/health/ready` stay open for probes.
+    pub fn detailed_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.inner_mut().detailed_token = Some(crate::BearerToken::new(token));
+        self
+    }
+
     /// Adds `GET /health`, `GET /health/ready` and `GET /health/detailed`, for
-    /// `App::configure`.
+    /// `App::configure`. Other methods get 405 with `Allow: GET`.
     pub fn configure(&self, config: &mut web::ServiceConfig) {
         let health = web::Data::new(self.clone());
         config
             .app_data(health)
-            .route("/health", web::get().to(liveness))
-            .route("/health/ready", web::get().to(readiness))
-            .route("/health/detailed", web::get().to(detailed));
+            .service(web::resource("/health").route(web::get().to(liveness)))
+            .service(web::resource("/health/ready").route(web::get().to(readiness)))
+            .service(web::resource("/health/detailed").route(web::get().to(detailed)));
     }
 
     fn reported_models(&self) -> Vec<Model> {
@@ -523,7 +534,12 @@ async fn readiness(health: web::Data<Health>) -> HttpResponse {
     }
 }
 
-async fn detailed(health: web::Data<Health>) -> HttpResponse {
+async fn detailed(request: actix_web::HttpRequest, health: web::Data<Health>) -> HttpResponse {
+    if let Some(token) = &health.inner.detailed_token
+        && let Some(refused) = token.refusal(&request, "/health/detailed")
+    {
+        return refused;
+    }
     HttpResponse::Ok().json(health.detailed())
 }
 

@@ -1,9 +1,8 @@
 //! [`MetricsEndpoint`]: `/metrics`, optionally behind a bearer token.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::ApiError;
+use crate::BearerToken;
 
 /// The Prometheus exposition as a route, optionally protected by a bearer token:
 ///
@@ -20,7 +19,7 @@ use crate::ApiError;
 #[derive(Debug, Clone)]
 pub struct MetricsEndpoint {
     handle: mlotel::PrometheusHandle,
-    token: Option<String>,
+    token: Option<BearerToken>,
     path: String,
 }
 
@@ -46,7 +45,7 @@ impl MetricsEndpoint {
                 "empty bearer token for the metrics endpoint: every request will be refused"
             );
         }
-        self.token = Some(token);
+        self.token = Some(BearerToken::new(token));
         self
     }
 
@@ -69,26 +68,10 @@ impl MetricsEndpoint {
 
     /// The response to `request`: the exposition, or 401.
     pub fn respond(&self, request: &HttpRequest) -> HttpResponse {
-        if let Some(expected) = &self.token {
-            let given = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(bearer_credentials)
-                .unwrap_or("");
-            if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-                let mut response = ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "a valid bearer token is required for /metrics",
-                )
-                .error_response();
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-                return response;
-            }
+        if let Some(token) = &self.token
+            && let Some(refused) = token.refusal(request, &self.path)
+        {
+            return refused;
         }
         crate::metrics_response(&self.handle)
     }
@@ -96,46 +79,4 @@ impl MetricsEndpoint {
 
 async fn serve(request: HttpRequest, endpoint: web::Data<MetricsEndpoint>) -> HttpResponse {
     endpoint.respond(&request)
-}
-
-/// The credentials of an `Authorization: Bearer ...` value (the scheme in any case, as
-/// RFC 7235 says).
-fn bearer_credentials(value: &str) -> Option<&str> {
-    let (scheme, credentials) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credentials.trim_start())
-}
-
-/// Equal slices, in time that depends on the lengths only (a token cannot be guessed
-/// byte by byte from response times).
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = u8::from(given.len() != expected.len());
-    for (index, byte) in expected.iter().enumerate() {
-        difference |= byte ^ given.get(index).copied().unwrap_or(!byte);
-    }
-    difference == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{bearer_credentials, constant_time_eq};
-
-    #[test]
-    fn the_scheme_is_read_in_any_case() {
-        assert_eq!(bearer_credentials("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_credentials("bearer abc"), Some("abc"));
-        assert_eq!(bearer_credentials("BEARER  abc"), Some("abc"));
-        assert_eq!(bearer_credentials("Basic abc"), None);
-        assert_eq!(bearer_credentials("Bearer"), None);
-    }
-
-    #[test]
-    fn tokens_compare_equal_only_when_identical() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secreT", b"secret"));
-        assert!(!constant_time_eq(b"secret2", b"secret"));
-        assert!(!constant_time_eq(b"", b"secret"));
-        assert!(!constant_time_eq(b"secre", b"secret"));
-    }
 }

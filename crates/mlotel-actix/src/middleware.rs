@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll, ready};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use actix_web::Error;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{StatusCode, Version};
 use actix_web::web::Bytes;
+use actix_web::{Error, HttpRequest};
 use mlotel::names::{self, attr};
 use opentelemetry::global;
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
@@ -25,12 +25,17 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use pin_project_lite::pin_project;
 
-use crate::path_cache::{LastValue, PathCache, PathInfo};
+use crate::path_cache::{LastValue, PathCache, PathInfo, truncated};
 use crate::request_cache::{RequestCache, SeriesKey, trace_response_bytes};
 
 /// Name of the response header that carries the request span's context
 /// (`00-{trace id}-{span id}-{flags}`, W3C Trace Context level 2).
 pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
+
+/// Default longest value of the string attributes the middleware takes from the request
+/// (`url.path`, `user_agent.original`, `server.address`, `http.request.method_original`),
+/// in bytes; see [`RequestTelemetry::max_attribute_length`].
+pub const DEFAULT_MAX_ATTRIBUTE_BYTES: usize = 1024;
 
 /// Middleware recording every request: a server span (the parent of prediction spans made
 /// while the handler runs) and the `http.server.*` metrics.
@@ -59,6 +64,7 @@ pub const TRACE_RESPONSE_HEADER: &str = "traceresponse";
 pub struct RequestTelemetry {
     inner: Rc<Inner>,
     stats: Option<RequestStats>,
+    max_attribute_bytes: usize,
 }
 
 /// Request counts shared between [`RequestTelemetry`] and the health endpoints: requests
@@ -227,12 +233,22 @@ impl RequestTelemetry {
         Self {
             inner: Rc::new(inner),
             stats: None,
+            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
         }
     }
 
     /// Also counts requests into `stats`, which [`crate::Health`] reports.
     pub fn with_stats(mut self, stats: RequestStats) -> Self {
         self.stats = Some(stats);
+        self
+    }
+
+    /// Cuts the string attributes taken from the request (`url.path`,
+    /// `user_agent.original`, `server.address`, `http.request.method_original`) to at most
+    /// `bytes` bytes, on a character boundary (default [`DEFAULT_MAX_ATTRIBUTE_BYTES`]): a
+    /// client must not decide how much memory a span holds while it waits for export.
+    pub fn max_attribute_length(mut self, bytes: usize) -> Self {
+        self.max_attribute_bytes = bytes;
         self
     }
 }
@@ -259,7 +275,8 @@ where
             service,
             inner: Rc::clone(&self.inner),
             stats: self.stats.clone(),
-            paths: PathCache::default(),
+            paths: Rc::new(PathCache::new(self.max_attribute_bytes)),
+            max_attribute_bytes: self.max_attribute_bytes,
             hosts: LastValue::default(),
             agents: LastValue::default(),
         }))
@@ -273,7 +290,9 @@ pub struct RequestTelemetryMiddleware<S> {
     inner: Rc<Inner>,
     stats: Option<RequestStats>,
     /// Path to route pattern (and the `url.path` value), for this application.
-    paths: PathCache,
+    paths: Rc<PathCache>,
+    /// Longest string attribute taken from the request.
+    max_attribute_bytes: usize,
     /// The last `Host` header and its `server.address` and `server.port`.
     hosts: LastValue<(StringValue, Option<u16>)>,
     /// The last `User-Agent` header as a `user_agent.original` value.
@@ -297,34 +316,37 @@ where
             stats.arrived();
         }
         let method = method_name(req.method().as_str());
-        let PathInfo { path, pattern } = if routed(&req) {
+        // The route, when known before the router runs; else it is read from what the
+        // router recorded once the response exists (`Finish::resolve_route`). Never
+        // `match_pattern` here: before routing it matches the path against every resource
+        // pattern, a regex walk the router then does again (milliseconds for a long path).
+        let (path, pattern) = if routed(req.match_info()) {
             // Wrapped around a resource: `match_pattern` reads what the router recorded.
-            PathInfo {
-                path: Arc::<str>::from(req.path()).into(),
-                pattern: req.match_pattern().map(Rc::from),
-            }
+            (
+                self.paths.value_of(req.path()),
+                Some(req.match_pattern().map(Rc::from)),
+            )
         } else {
-            // The router has not run yet: `match_pattern` would match the path against every
-            // resource pattern again (a function of the path and the application's resource
-            // map only), so its answer is cached per path.
             let resource_map = std::ptr::from_ref(req.resource_map()) as usize;
-            self.paths
-                .lookup(resource_map, req.path(), || req.match_pattern())
+            match self.paths.get(resource_map, req.path()) {
+                Some(PathInfo { path, pattern }) => (path, Some(pattern)),
+                None => (self.paths.value_of(req.path()), None),
+            }
         };
-        let cached = self
-            .inner
-            .cache
-            .route(pattern.as_deref().unwrap_or(names::UNMATCHED_ROUTE), method);
-        let (route_id, route): (Option<u32>, StringValue) = match (&cached, pattern) {
-            (Some(cached), _) => (Some(cached.id), cached.value.clone()),
-            (None, Some(pattern)) => (None, Arc::<str>::from(&*pattern).into()),
-            (None, None) => (None, names::UNMATCHED_ROUTE.into()),
+        let route_pending = pattern.is_none().then(|| Rc::clone(&self.paths));
+        let (route_id, route, span_name) = match pattern {
+            Some(pattern) => {
+                let names = route_names(&self.inner, pattern.as_deref(), method);
+                (names.0, names.1, names.2)
+            }
+            // Named `{method}` until the route is known (the semantic conventions' name
+            // for a request without a route).
+            None => (
+                None,
+                StringValue::from(names::UNMATCHED_ROUTE),
+                method.into(),
+            ),
         };
-        let span_name: std::borrow::Cow<'static, str> =
-            match cached.as_ref().and_then(|cached| cached.span_name) {
-                Some(name) => name.into(),
-                None => format!("{method} {}", route.as_str()).into(),
-            };
         let scheme = if req.app_config().secure() {
             "https"
         } else {
@@ -345,10 +367,12 @@ where
         if method == OTHER_METHOD {
             attributes.push(KeyValue::new(
                 "http.request.method_original",
-                req.method().as_str().to_owned(),
+                truncated(req.method().as_str(), self.max_attribute_bytes).to_owned(),
             ));
         }
-        attributes.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
+        if route_pending.is_none() {
+            attributes.push(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
+        }
         attributes.push(KeyValue::new(attr::URL_PATH, path));
         attributes.push(KeyValue::new(attr::URL_SCHEME, scheme));
         attributes.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, protocol));
@@ -357,9 +381,10 @@ where
             .get(header::HOST)
             .and_then(|value| value.to_str().ok())
         {
+            let max = self.max_attribute_bytes;
             let (address, port) = self.hosts.get(host, |host| {
                 let (address, port) = split_host(host);
-                (Arc::<str>::from(address).into(), port)
+                (Arc::<str>::from(truncated(address, max)).into(), port)
             });
             attributes.push(KeyValue::new(attr::SERVER_ADDRESS, address));
             if let Some(port) = port {
@@ -371,9 +396,10 @@ where
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
         {
-            let agent = self
-                .agents
-                .get(agent, |agent| Arc::<str>::from(agent).into());
+            let max = self.max_attribute_bytes;
+            let agent = self.agents.get(agent, |agent| {
+                Arc::<str>::from(truncated(agent, max)).into()
+            });
             attributes.push(KeyValue::new(attr::USER_AGENT_ORIGINAL, agent));
         }
         let builder = SpanBuilder::from_name(span_name)
@@ -388,6 +414,7 @@ where
             method,
             route,
             route_id,
+            route_pending,
             scheme,
             protocol,
             request_size,
@@ -457,6 +484,7 @@ where
         };
         match result {
             Ok(mut response) => {
+                state.resolve_route(Some(response.request()));
                 let status = response.status();
                 state.respond(status, crate::errors::error_type_of(response.response()));
                 if let Some(value) = trace_response(&state.cx) {
@@ -471,6 +499,7 @@ where
                 })))
             }
             Err(error) => {
+                state.resolve_route(None);
                 let kind = error
                     .as_error::<crate::ApiError>()
                     .map(crate::ApiError::kind);
@@ -539,6 +568,8 @@ struct Finish {
     route: StringValue,
     /// The route's index in the worker's cache; `None` past its bound (plain path).
     route_id: Option<u32>,
+    /// Set while the route is not known yet: the path table to record it in.
+    route_pending: Option<Rc<PathCache>>,
     scheme: &'static str,
     protocol: &'static str,
     request_size: Option<u64>,
@@ -549,6 +580,31 @@ struct Finish {
 }
 
 impl Finish {
+    /// Reads the route from what the router recorded on `request` (without matching the
+    /// path again), names the span after it and records it for the path's next requests.
+    /// With no request (an error from an inner middleware, a dropped request) or no route
+    /// recorded, the route is [`names::UNMATCHED_ROUTE`].
+    fn resolve_route(&mut self, request: Option<&HttpRequest>) {
+        let Some(paths) = self.route_pending.take() else {
+            return;
+        };
+        let pattern = request
+            .filter(|request| routed(request.match_info()))
+            .and_then(HttpRequest::match_pattern)
+            .map(Rc::<str>::from);
+        if let Some(request) = request {
+            let resource_map = std::ptr::from_ref(request.resource_map()) as usize;
+            paths.insert(resource_map, request.path(), pattern.clone());
+        }
+        let (route_id, route, span_name) =
+            route_names(&self.inner, pattern.as_deref(), self.method);
+        let span = self.cx.span();
+        span.update_name(span_name);
+        span.set_attribute(KeyValue::new(attr::HTTP_ROUTE, route.clone()));
+        self.route_id = route_id;
+        self.route = route;
+    }
+
     /// The response status is known: it goes on the span now, with `error.type`: the type
     /// of an `ApiError` response (4xx or 5xx), else the status code of a 5xx.
     fn respond(&mut self, status: StatusCode, error_type: Option<&'static str>) {
@@ -575,7 +631,8 @@ impl Finish {
 
     /// Records the metrics and ends the span; `response_bytes` is `None` when the request
     /// was dropped before a response existed.
-    fn finish(self, response_bytes: Option<u64>) {
+    fn finish(mut self, response_bytes: Option<u64>) {
+        self.resolve_route(None);
         let elapsed = self.start.elapsed().as_secs_f64();
         // error.type: the ApiError's type, else the status code of a 5xx, else
         // `cancelled` when no response existed.
@@ -695,12 +752,35 @@ fn protocol_version(version: Version) -> &'static str {
     }
 }
 
-/// Whether the router already consumed part of the path (the middleware wraps a scope's
-/// resource rather than the application), in which case `match_pattern` may answer from
-/// the matched resource instead of from the path alone.
-fn routed(req: &ServiceRequest) -> bool {
-    let info = req.match_info();
+/// Whether the router already consumed part of the path (it ran, or the middleware wraps
+/// a scope's resource rather than the application), in which case `match_pattern` answers
+/// from the matched resource instead of matching the path again.
+fn routed(info: &actix_web::dev::Path<actix_web::dev::Url>) -> bool {
     info.unprocessed().len() < info.as_str().len() || info.segment_count() > 0
+}
+
+/// The route's index in the worker's cache, its `http.route` value and the span name, for
+/// `pattern` (`None`: [`names::UNMATCHED_ROUTE`]).
+fn route_names(
+    inner: &Inner,
+    pattern: Option<&str>,
+    method: &'static str,
+) -> (Option<u32>, StringValue, std::borrow::Cow<'static, str>) {
+    let route = pattern.unwrap_or(names::UNMATCHED_ROUTE);
+    match inner.cache.route(route, method) {
+        Some(cached) => {
+            let name = match cached.span_name {
+                Some(name) => name.into(),
+                None => format!("{method} {route}").into(),
+            };
+            (Some(cached.id), cached.value, name)
+        }
+        None => (
+            None,
+            Arc::<str>::from(route).into(),
+            format!("{method} {route}").into(),
+        ),
+    }
 }
 
 /// `host[:port]` (or `[v6]:port`) as address and port.
@@ -776,9 +856,12 @@ mod tests {
     #[test]
     fn a_request_is_routed_once_the_router_consumed_its_path() {
         let mut req = actix_web::test::TestRequest::with_uri("/hello/x").to_srv_request();
-        assert!(!routed(&req), "fresh from the dispatcher");
+        assert!(!routed(req.match_info()), "fresh from the dispatcher");
         req.match_info_mut().skip(6);
-        assert!(routed(&req), "a scope or resource matched a prefix");
+        assert!(
+            routed(req.match_info()),
+            "a scope or resource matched a prefix"
+        );
     }
 
     #[test]

@@ -90,6 +90,13 @@ impl ServiceTelemetry {
         self
     }
 
+    /// Requires `Authorization: Bearer {token}` on `/health/detailed`
+    /// ([`Health::detailed_bearer_token`]); `/health` and `/health/ready` stay open.
+    pub fn detailed_health_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.health = self.health.detailed_bearer_token(token);
+        self
+    }
+
     /// Changes the health endpoints (e.g. `|health| health.expect_model("iris")`).
     pub fn health(mut self, change: impl FnOnce(Health) -> Health) -> Self {
         self.health = change(self.health);

@@ -13,6 +13,23 @@ const MIN_SPAN_MS = 60 * 1000;
 
 const state = { summary: null, lastOk: null };
 
+// With --protect-details the summary needs the operator token. It is given once in the
+// address as `/#token=...` (a fragment never leaves the browser: not in server logs nor in
+// a Referer), kept for this tab in sessionStorage, and removed from the address bar.
+const TOKEN_KEY = "predictor-token";
+function takeToken() {
+  const match = /(?:^#|&)token=([^&]*)/.exec(window.location.hash);
+  if (match) {
+    try { sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1])); } catch (_) { /* storage off */ }
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+}
+function tokenHeaders() {
+  let token = null;
+  try { token = sessionStorage.getItem(TOKEN_KEY); } catch (_) { /* storage off */ }
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 // ---- formatting -------------------------------------------------------------------------
 
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
@@ -395,7 +412,11 @@ async function poll() {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
   try {
-    const response = await fetch(SUMMARY_URL, { cache: "no-store", signal: controller.signal, headers: { Accept: "application/json" } });
+    const headers = { Accept: "application/json", ...tokenHeaders() };
+    const response = await fetch(SUMMARY_URL, { cache: "no-store", signal: controller.signal, headers });
+    if (response.status === 401) {
+      throw new Error("HTTP 401: this service protects its summary; open the page as /#token=<the metrics token>");
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const summary = await response.json();
     state.summary = summary;
@@ -417,4 +438,5 @@ window.addEventListener("resize", () => {
   if (state.summary) renderCharts(state.summary.history);
 });
 
+takeToken();
 poll();

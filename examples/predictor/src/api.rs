@@ -80,27 +80,49 @@ impl AppState {
     }
 }
 
-/// Adds the prediction and model routes.
+/// Adds the prediction and model routes. Each path is one resource (no method guard on
+/// the resource), so a wrong method gets 405 with `Allow` instead of falling through to
+/// another resource (`GET /v1/models/iris:predict` would match `/v1/models/{model}`).
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/v1/models", web::get().to(list_models))
-        .route(
-            "/v1/models/{model}:predict",
-            web::post().to(predict_default),
+        .service(web::resource("/v1/models").route(web::get().to(list_models)))
+        .service(prediction("/v1/models/{model}:predict").route(web::post().to(predict_default)))
+        .service(
+            prediction("/v1/models/{model}/versions/{version}:predict")
+                .route(web::post().to(predict_version)),
         )
-        .route(
-            "/v1/models/{model}/versions/{version}:predict",
-            web::post().to(predict_version),
-        )
-        .route("/v1/models/{model}", web::get().to(model_status))
-        .route("/v1/predict", web::post().to(predict_v1_route))
-        .route("/v2/predict", web::post().to(predict_v2_route))
-        .route("/predict", web::post().to(predict_split));
+        .service(web::resource("/v1/models/{model}").route(web::get().to(model_status)))
+        .service(prediction("/v1/predict").route(web::post().to(predict_v1_route)))
+        .service(prediction("/v2/predict").route(web::post().to(predict_v2_route)))
+        .service(prediction("/predict").route(web::post().to(predict_split)));
 }
 
-/// Whether a route template is one of the prediction routes (for latency in the ring).
-pub(crate) fn is_prediction_route(pattern: &str) -> bool {
-    pattern.ends_with("predict")
+/// Marks the resources of prediction routes (for latency in the ring): read from the
+/// request once the router has run, without matching the path again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PredictionRoute;
+
+fn prediction(path: &str) -> actix_web::Resource {
+    web::resource(path).app_data(PredictionRoute)
+}
+
+/// Whether the router sent `request` to a prediction route.
+pub(crate) fn is_prediction_route(request: &HttpRequest) -> bool {
+    request.app_data::<PredictionRoute>().is_some()
+}
+
+/// The answer to a request no route matches: 404 `route_not_found`.
+pub(crate) async fn route_not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path = request.path();
+    let shown: String = path.chars().take(80).collect();
+    let more = if shown.len() < path.len() { "..." } else { "" };
+    Err(ApiError::not_found(
+        "route_not_found",
+        format!(
+            "no route for {} {shown:?}{more}; the routes are listed in docs/predictor.md",
+            request.method()
+        ),
+    ))
 }
 
 /// A refused input, recorded with its `type` as `error.type` on the `preprocess` span.

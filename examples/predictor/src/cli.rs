@@ -75,6 +75,39 @@ pub(crate) struct Args {
     /// is logged as lost. Keep it under the platform's kill timeout (Docker: 10 s).
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "8s", value_parser = parse_shutdown_timeout)]
     pub(crate) shutdown_timeout: Duration,
+
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`); unset, the
+    /// exposition is open to anyone who reaches the port.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub(crate) metrics_token: Option<String>,
+
+    /// Also require the metrics token on `/health/detailed` and `/api/summary` (process id,
+    /// threads, endpoints: reconnaissance); the live page then asks for it (`/#token=...`).
+    #[arg(long, env = "PROTECT_DETAILS", requires = "metrics_token",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) protect_details: bool,
+
+    /// Longest URL path accepted, in bytes; longer ones are answered 414 before any route
+    /// matching (docs/security.md).
+    #[arg(long, env = "MAX_PATH_BYTES", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(64..=65_536))]
+    pub(crate) max_path_bytes: u32,
+
+    /// Time a request body may take to arrive (from the request's arrival); an incomplete
+    /// body is then answered 408 and its connection closed (`10s`, `500ms`; 100 ms to 10 min).
+    #[arg(long, env = "BODY_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub(crate) body_timeout: Duration,
+
+    /// Time a client may take to send a request's headers (actix-web's
+    /// `client_request_timeout`); slower ones get 408 (100 ms to 10 min).
+    #[arg(long, env = "CLIENT_REQUEST_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub(crate) client_request_timeout: Duration,
+
+    /// Most connections open at once per worker; past it the listener stops accepting
+    /// until one closes (actix-web's `max_connections`).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) max_connections: u32,
 }
 
 impl Args {
@@ -88,6 +121,25 @@ impl Args {
     pub(crate) fn flush_timeout(&self) -> Duration {
         self.shutdown_timeout
             .saturating_sub(Duration::from_secs(self.drain_seconds()))
+    }
+}
+
+fn parse_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        Err("a token must be non-empty and without spaces".to_owned())
+    } else {
+        Ok(token.to_owned())
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration such as 10s or 500ms: {error}"))?;
+    if (Duration::from_millis(100)..=Duration::from_secs(600)).contains(&timeout) {
+        Ok(timeout)
+    } else {
+        Err(format!("{text} is outside 100ms..10m"))
     }
 }
 
@@ -185,5 +237,10 @@ mod tests {
         assert!(parse_shutdown_timeout("never").is_err());
         assert!(parse_host("127.0.0.1").is_ok());
         assert!(parse_host("not a host").is_err());
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_token("").is_err());
+        assert!(parse_token("a b").is_err());
+        assert_eq!(parse_token(" s3cret "), Ok("s3cret".to_owned()));
     }
 }

@@ -11,9 +11,9 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 /// Adds `GET /`, `GET /assets/app.js` and `GET /assets/style.css` to the app.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/", web::get().to(index))
-        .route("/assets/app.js", web::get().to(app_js))
-        .route("/assets/style.css", web::get().to(style_css));
+        .service(web::resource("/").route(web::get().to(index)))
+        .service(web::resource("/assets/app.js").route(web::get().to(app_js)))
+        .service(web::resource("/assets/style.css").route(web::get().to(style_css)));
 }
 
 /// An embedded asset, revalidated on every load so a new binary's page is seen at once.

@@ -22,7 +22,7 @@ use std::time::Instant;
 use actix_web::dev::Service as _;
 use actix_web::{App, HttpServer, web};
 use clap::Parser as _;
-use mlotel_actix::{ServiceTelemetry, json_config, path_config};
+use mlotel_actix::{BearerToken, RequestLimits, ServiceTelemetry, json_config, path_config};
 
 use crate::api::AppState;
 use crate::recent::Recent;
@@ -99,12 +99,23 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
 
     // `/api/summary` reports the numbers of the health endpoints' own `Health`.
     let mut health = None;
-    let service = ServiceTelemetry::new(&telemetry)
-        .map_err(|error| Failure::runtime(format!("starting the system sampler: {error}")))?
-        .health(|inner| {
-            health = Some(inner.clone());
-            inner
-        });
+    let mut service = ServiceTelemetry::new(&telemetry)
+        .map_err(|error| Failure::runtime(format!("starting the system sampler: {error}")))?;
+    if let Some(token) = &args.metrics_token {
+        service = service.metrics_bearer_token(token.clone());
+        if args.protect_details {
+            service = service.detailed_health_bearer_token(token.clone());
+        }
+    }
+    let summary_token = args
+        .metrics_token
+        .clone()
+        .filter(|_| args.protect_details)
+        .map(BearerToken::new);
+    let service = service.health(|inner| {
+        health = Some(inner.clone());
+        inner
+    });
     let health = health.ok_or_else(|| Failure::runtime("no health endpoints"))?;
     let recent = Arc::new(Recent::new());
     let state = web::Data::new(AppState::new(
@@ -118,22 +129,29 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
         recent.clone(),
     ));
 
+    let limits = RequestLimits::new()
+        .max_path_bytes(args.max_path_bytes as usize)
+        .body_timeout(Some(args.body_timeout));
     let mut server = HttpServer::new(move || {
         let recent = recent.clone();
         App::new()
-            // Counts every request in the ring, with the latency of the prediction routes.
+            // Innermost: refuses overlong paths, compressed and non-UTF-8 bodies before the
+            // router, bounds the body read, gives empty error answers a JSON body.
+            .wrap(limits)
+            // Counts every request in the ring, with the latency of the prediction routes
+            // (known from the resource the router picked: no second route match).
             .wrap_fn(move |request, service| {
-                let prediction = request
-                    .match_pattern()
-                    .is_some_and(|pattern| api::is_prediction_route(&pattern));
                 let begun = Instant::now();
                 let response = service.call(request);
                 let recent = recent.clone();
                 async move {
                     let response = response.await;
-                    let status = match &response {
-                        Ok(response) => response.status().as_u16(),
-                        Err(error) => error.as_response_error().status_code().as_u16(),
+                    let (status, prediction) = match &response {
+                        Ok(response) => (
+                            response.status().as_u16(),
+                            api::is_prediction_route(response.request()),
+                        ),
+                        Err(error) => (error.as_response_error().status_code().as_u16(), false),
                     };
                     recent.record_request(status, prediction.then(|| begun.elapsed()));
                     response
@@ -145,9 +163,12 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
             .app_data(path_config())
             .configure(|config| service.configure(config))
             .configure(api::configure)
-            .configure(summary::configure)
+            .configure(|config| summary::configure(config, summary_token.clone()))
             .configure(dashboard::configure)
-    });
+            .default_service(web::to(api::route_not_found))
+    })
+    .client_request_timeout(args.client_request_timeout)
+    .max_connections(args.max_connections as usize);
     if let Some(workers) = args.workers {
         server = server.workers(usize::from(workers));
     }

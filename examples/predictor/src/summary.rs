@@ -4,24 +4,42 @@
 
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use mlotel::drift::stats::DriftMethod;
+use mlotel_actix::BearerToken;
 use serde_json::{Value, json};
 
 use crate::api::AppState;
 use crate::iris::{FEATURES, LABELS, Version};
 
-/// Adds `GET /api/summary`.
-pub(crate) fn configure(config: &mut web::ServiceConfig) {
-    config.route("/api/summary", web::get().to(summary));
+/// Adds `GET /api/summary`, requiring `token` when given (`--protect-details`).
+pub(crate) fn configure(config: &mut web::ServiceConfig, token: Option<BearerToken>) {
+    config.service(
+        web::resource("/api/summary")
+            .app_data(web::Data::new(SummaryAccess(token)))
+            .route(web::get().to(summary)),
+    );
 }
+
+/// The token `/api/summary` requires, if any.
+#[derive(Debug)]
+struct SummaryAccess(Option<BearerToken>);
 
 fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
 
-async fn summary(state: web::Data<AppState>) -> HttpResponse {
+async fn summary(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    access: web::Data<SummaryAccess>,
+) -> HttpResponse {
+    if let Some(token) = &access.0
+        && let Some(refused) = token.refusal(&request, "/api/summary")
+    {
+        return refused;
+    }
     HttpResponse::Ok().json(document(&state))
 }
 

@@ -599,3 +599,320 @@ fn values_far_outside_the_training_range_are_flagged_per_instance() {
     // The flagged instance is still a prediction with a label, as the metrics count it.
     assert!(predictions[1]["label"].is_string(), "{answer}");
 }
+
+/// Every method on every route, and paths no route matches: any 4xx the service answers has
+/// a JSON `error` object; a wrong method is 405 with `Allow` (also `GET` on a predict
+/// route, which `/v1/models/{model}` used to catch as "no model named iris:predict").
+#[test]
+fn every_4xx_of_every_route_and_method_is_json_and_wrong_methods_get_405() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &[]);
+    let routes: &[(&str, &str)] = &[
+        ("/v1/models", "GET"),
+        ("/v1/models/iris", "GET"),
+        ("/v1/models/iris:predict", "POST"),
+        ("/v1/models/iris/versions/1.0.0:predict", "POST"),
+        ("/v1/predict", "POST"),
+        ("/v2/predict", "POST"),
+        ("/predict", "POST"),
+        ("/", "GET"),
+        ("/assets/app.js", "GET"),
+        ("/assets/style.css", "GET"),
+        ("/api/summary", "GET"),
+        ("/metrics", "GET"),
+        ("/health", "GET"),
+        ("/health/ready", "GET"),
+        ("/health/detailed", "GET"),
+    ];
+    let mut checked = 0;
+    for (path, allowed) in routes {
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+            let response = raw_request(
+                service.address(),
+                method,
+                path,
+                &[("Content-Type", "application/json")],
+                b"{}",
+                WAIT,
+            );
+            if method == *allowed {
+                assert!(
+                    response.status < 500,
+                    "{method} {path}: {}",
+                    response.status
+                );
+            } else {
+                assert_eq!(response.status, 405, "{method} {path}: {}", response.body);
+                assert_eq!(response.header("allow"), Some(*allowed), "{method} {path}");
+            }
+            if (400..500).contains(&response.status) {
+                let error = json_of(&response);
+                assert!(
+                    error["error"]["type"].is_string() && error["error"]["message"].is_string(),
+                    "{method} {path}: {error}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= routes.len() * 5,
+        "only {checked} 4xx answers seen"
+    );
+    let get_predict = get(&service, "/v1/models/iris:predict");
+    assert_eq!(json_of(&get_predict)["error"]["type"], "method_not_allowed");
+    for path in [
+        "/nowhere",
+        "/v1",
+        "/v1/models/iris/versions",
+        "/api",
+        "/%ff",
+        "/v3/predict",
+    ] {
+        for method in ["GET", "POST", "DELETE"] {
+            let response = raw_request(service.address(), method, path, &[], b"", WAIT);
+            assert_eq!(response.status, 404, "{method} {path}: {}", response.body);
+            assert_eq!(
+                json_of(&response)["error"]["type"],
+                "route_not_found",
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+/// A path over `--max-path-bytes` is 414 with a JSON error, on every route or none;
+/// compressed bodies and JSON in another charset than UTF-8 are 415.
+#[test]
+fn long_paths_compressed_bodies_and_other_charsets_are_refused() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &["--max-path-bytes", "1024"]);
+    let body = format!(r#"{{"features": {ROW}}}"#);
+    for path in [
+        format!("/v1/models/{}:predict", "a".repeat(1100)),
+        // Under the 65,534 bytes the `http` crate takes in a URI (longer: 400 from actix).
+        format!("/{}", "x".repeat(60 * 1024)),
+    ] {
+        let response = post(&service, &path, &[], &body);
+        assert_eq!(response.status, 414, "{}", response.body);
+        let error = json_of(&response);
+        assert_eq!(error["error"]["type"], "uri_too_long");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("1024")),
+            "{error}"
+        );
+    }
+    // Just under the limit: routed as usual.
+    let under = format!("/v1/models/{}:predict", "a".repeat(900));
+    assert_eq!(
+        json_of(&post(
+            &service,
+            &under,
+            &[],
+            r#"{"instances": [[1,2,3,4]]}"#
+        ))["error"]["type"],
+        "model_not_found"
+    );
+
+    for (what, headers, kind) in [
+        (
+            "gzip",
+            vec![("Content-Encoding", "gzip")],
+            "unsupported_content_encoding",
+        ),
+        (
+            "br",
+            vec![("Content-Encoding", "br")],
+            "unsupported_content_encoding",
+        ),
+        (
+            "utf-16",
+            vec![("Content-Type", "application/json; charset=utf-16")],
+            "unsupported_charset",
+        ),
+        (
+            "latin-1",
+            vec![("Content-Type", "application/json;charset=ISO-8859-1")],
+            "unsupported_charset",
+        ),
+    ] {
+        let mut all = headers.clone();
+        if !all.iter().any(|(name, _)| *name == "Content-Type") {
+            all.push(("Content-Type", "application/json"));
+        }
+        let response = raw_request(
+            service.address(),
+            "POST",
+            "/v2/predict",
+            &all,
+            body.as_bytes(),
+            WAIT,
+        );
+        assert_eq!(response.status, 415, "{what}: {}", response.body);
+        assert_eq!(json_of(&response)["error"]["type"], kind, "{what}");
+    }
+    // What stays accepted: identity, UTF-8 spelled either way.
+    for headers in [
+        vec![
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "identity"),
+        ],
+        vec![("Content-Type", "application/json; charset=UTF-8")],
+        vec![("Content-Type", "application/json; charset=utf8")],
+    ] {
+        let response = raw_request(
+            service.address(),
+            "POST",
+            "/v2/predict",
+            &headers,
+            body.as_bytes(),
+            WAIT,
+        );
+        assert_eq!(response.status, 200, "{headers:?}: {}", response.body);
+    }
+}
+
+/// Sends a request head and `sent` bytes of a body, then waits for the answer without
+/// sending more (a slow or stalled client).
+fn stalled_body(
+    service: &ServiceProcess,
+    head_lines: &str,
+    sent: &[u8],
+) -> (RawResponse, Duration) {
+    use std::io::{Read as _, Write as _};
+    let begun = Instant::now();
+    let mut stream = std::net::TcpStream::connect(service.address()).expect("connects");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout set");
+    let head = format!(
+        "POST /v2/predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{head_lines}\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("head sent");
+    stream.write_all(sent).expect("part of the body sent");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let elapsed = begun.elapsed();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete response after {elapsed:?}: {text:?}"));
+    let status = head
+        .lines()
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (
+        RawResponse {
+            status,
+            headers,
+            body: body.to_owned(),
+        },
+        elapsed,
+    )
+}
+
+/// A declared body that never fully arrives (fewer bytes than `Content-Length`, a chunked
+/// body with no last chunk) is answered 408 with a JSON error once `--body-timeout` has
+/// passed, and the connection is closed; the service is fine after.
+#[test]
+fn incomplete_bodies_time_out_with_408() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start(&receiver, &["--body-timeout", "500ms"]);
+    for (what, head, sent) in [
+        (
+            "short Content-Length",
+            "Content-Length: 1000\r\n",
+            &b"{\"features\""[..],
+        ),
+        (
+            "endless chunked",
+            "Transfer-Encoding: chunked\r\n",
+            &b"b\r\n{\"features\"\r\n"[..],
+        ),
+    ] {
+        let (response, elapsed) = stalled_body(&service, head, sent);
+        assert_eq!(response.status, 408, "{what}: {}", response.body);
+        assert_eq!(
+            json_of(&response)["error"]["type"],
+            "body_timeout",
+            "{what}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(5),
+            "{what}: answered after {elapsed:?}"
+        );
+    }
+    assert_eq!(
+        post(
+            &service,
+            "/v2/predict",
+            &[],
+            &format!(r#"{{"features": {ROW}}}"#)
+        )
+        .status,
+        200
+    );
+}
+
+/// `--metrics-token` protects `/metrics`; with `--protect-details` also `/health/detailed`
+/// and `/api/summary`, while `/health` and `/health/ready` stay open for probes.
+#[test]
+fn the_metrics_token_protects_metrics_and_on_request_the_details() {
+    let receiver = OtlpReceiver::grpc();
+    let bearer = [("Authorization", "Bearer s3cret")];
+    let wrong = [("Authorization", "Bearer guess")];
+    let call = |service: &ServiceProcess, path: &str, headers: &[(&str, &str)]| {
+        raw_request(service.address(), "GET", path, headers, b"", WAIT)
+    };
+
+    let metrics_only = start(&receiver, &["--metrics-token", "s3cret"]);
+    for headers in [&[][..], &wrong[..]] {
+        let refused = call(&metrics_only, "/metrics", headers);
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(json_of(&refused)["error"]["type"], "unauthorized");
+    }
+    assert_eq!(call(&metrics_only, "/metrics", &bearer).status, 200);
+    assert_eq!(call(&metrics_only, "/health/detailed", &[]).status, 200);
+    assert_eq!(call(&metrics_only, "/api/summary", &[]).status, 200);
+    drop(metrics_only);
+
+    let protected = start(
+        &receiver,
+        &["--metrics-token", "s3cret", "--protect-details"],
+    );
+    for path in ["/metrics", "/health/detailed", "/api/summary"] {
+        let refused = call(&protected, path, &wrong);
+        assert_eq!(refused.status, 401, "{path}: {}", refused.body);
+        assert!(
+            !refused.body.contains("pid") && !refused.body.contains("endpoint"),
+            "{path}: {}",
+            refused.body
+        );
+        assert_eq!(call(&protected, path, &bearer).status, 200, "{path}");
+    }
+    for path in ["/health", "/health/ready", "/"] {
+        assert_eq!(call(&protected, path, &[]).status, 200, "{path}");
+    }
+
+    // --protect-details without a token is a configuration error.
+    let output = Command::new(env!("CARGO_BIN_EXE_predictor"))
+        .args(["--protect-details", "--port", "0"])
+        .env_remove("METRICS_TOKEN")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--metrics-token"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -22,8 +22,14 @@ const JAEGER: &str = "http://localhost:16686/";
 
 /// Starts the binary on a free port.
 fn start(receiver: &OtlpReceiver) -> ServiceProcess {
+    start_with(receiver, &[])
+}
+
+/// Starts the binary on a free port with `args`.
+fn start_with(receiver: &OtlpReceiver, args: &[&str]) -> ServiceProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
     command
+        .args(args)
         .env("PORT", "0")
         .env("WORKERS", "2")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
@@ -552,4 +558,36 @@ fn the_live_page_shows_what_the_service_reports() {
         screenshot.display()
     );
     eprintln!("the live page test took {:?}", started.elapsed());
+}
+
+/// With `--protect-details` the summary needs the token: the page without it says so (and
+/// how to give it), the page opened as `/#token=...` shows the service's numbers.
+#[test]
+fn the_page_of_a_protected_summary_takes_the_token_from_its_address() {
+    let receiver = OtlpReceiver::grpc();
+    let service = start_with(
+        &receiver,
+        &["--metrics-token", "s3cret", "--protect-details"],
+    );
+    let base = format!("http://{}/", service.address());
+
+    let refused = load_until(&base, "the refusal", |page| {
+        page.state().as_deref() == Some("error")
+    });
+    assert!(
+        refused.dom.contains("HTTP 401") && refused.dom.contains("#token="),
+        "the banner does not say how to give the token:\n{}",
+        refused.dom
+    );
+    assert_eq!(
+        refused.by_id("requests-total"),
+        None,
+        "no numbers without the token"
+    );
+
+    let shown = load_until(&format!("{base}#token=s3cret"), "the summary", |page| {
+        page.state().as_deref() == Some("ok") && page.by_id("requests-total").is_some()
+    });
+    assert!(shown.number("requests-total") >= 1.0);
+    assert_eq!(shown.by_id("service-status"), Some("ok"));
 }
