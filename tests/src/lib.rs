@@ -35,7 +35,7 @@ mod wait;
 /// build and inspect messages without depending on `opentelemetry-proto` themselves.
 pub use opentelemetry_proto::tonic as proto;
 
-pub use raw_http::{RawResponse, raw_request};
+pub use raw_http::{RawResponse, parse_response, raw_request};
 pub use received::{
     Attributes, MetricKind, ReceivedLog, ReceivedMetric, ReceivedSpan, any_value_to_string, attr,
     attr_bool, attr_f64, attr_i64, attr_str, find_point, hex, number_f64, number_i64,

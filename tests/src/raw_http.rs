@@ -62,21 +62,27 @@ pub fn raw_request(
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    parse_response(&raw)
+        .unwrap_or_else(|| panic!("no complete response: {:?}", String::from_utf8_lossy(&raw)))
+}
+
+/// Parses the bytes a server sent back (status line, headers, body); `None` when they hold
+/// no complete response head.
+pub fn parse_response(raw: &[u8]) -> Option<RawResponse> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
     let status = lines
         .next()
         .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
+        .and_then(|code| code.parse().ok())?;
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    RawResponse {
+    Some(RawResponse {
         status,
         headers,
         body: body.to_owned(),
-    }
+    })
 }

@@ -793,30 +793,13 @@ fn stalled_body(
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     let elapsed = begun.elapsed();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no complete response after {elapsed:?}: {text:?}"));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let headers = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (
-        RawResponse {
-            status,
-            headers,
-            body: body.to_owned(),
-        },
-        elapsed,
-    )
+    let response = mlotel_tests::parse_response(&raw).unwrap_or_else(|| {
+        panic!(
+            "no complete response after {elapsed:?}: {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    });
+    (response, elapsed)
 }
 
 /// A declared body that never fully arrives (fewer bytes than `Content-Length`, a chunked
