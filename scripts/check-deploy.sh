@@ -87,8 +87,19 @@ if ! command -v docker-compose >/dev/null; then
     exit 1
   fi
 fi
-docker-compose -f docker-compose.yml --env-file .env.example config -q
-echo "docker-compose config: ok"
+# .env.example leaves the Grafana password empty: compose must refuse it as it is ...
+if guard=$(docker-compose -f docker-compose.yml --env-file .env.example config -q 2>&1); then
+  echo "error: docker-compose accepts .env.example's empty GRAFANA_ADMIN_PASSWORD" >&2
+  exit 1
+fi
+case $guard in
+  *"set GRAFANA_ADMIN_PASSWORD in .env"*) ;;
+  *) echo "error: docker-compose refused .env.example, but not for the password: $guard" >&2; exit 1 ;;
+esac
+# ... and accept it once a password is chosen; with deploy/versions.env as an env file, too.
+GRAFANA_ADMIN_PASSWORD=chosen docker-compose -f docker-compose.yml --env-file .env.example config -q
+GRAFANA_ADMIN_PASSWORD=chosen docker-compose -f docker-compose.yml --env-file deploy/versions.env config -q
+echo "docker-compose config: ok (and the Grafana password guard holds with .env.example)"
 # Debian's python3 has the yaml and jsonschema modules docker-compose pulled in; another
 # python3 first on PATH (pyenv, a venv) may not.
 stack_python=python3
