@@ -1,11 +1,24 @@
 #!/usr/bin/env python3
 """The observability stack end to end, on this machine, with real parts.
 
-Starts the demo predictor, a real Prometheus scraping its /metrics with the repository's
-rules (deploy/prometheus/rules, `for:` shortened by render-local.sh), a real Alertmanager
-with the repository's routing and inhibition (deploy/alertmanager), and a webhook receiver
-(in this process). Runs the load generator's scenarios against the predictor, then checks,
-polling with deadlines:
+Starts the compose topology on loopback with the programs at deploy/versions.env's versions
+(scripts/stack-binaries.sh builds or reuses them) and the configuration files compose
+mounts, only their listen addresses rewritten (`--set`): the demo predictor sending its
+traces over OTLP to our Collector (deploy/otel-collector/config.yaml), which sends them
+to Jaeger v2 (deploy/jaeger/config.yaml); Prometheus 3 scraping the predictor and the
+Collector with the repository's rules (deploy/prometheus/rules, `for:` shortened by
+render-local.sh); Alertmanager with the repository's routing and inhibition
+(deploy/alertmanager), and a webhook receiver (in this process). Checks first, through
+Jaeger's query API, the traces of a few requests sent with a caller's traceparent:
+
+0. traces of the predictor are found by service and by operation `predict iris`; the
+   prediction span is a child of the HTTP server span of the caller's trace, which
+   continues the caller's span; it has ml.model.name and ml.model.version; a failed
+   prediction's span has error status; every Jaeger link of the dashboards, its variables
+   filled in as Grafana would, finds those traces (a 4xx one included).
+
+Then it runs the load generator's scenarios against the predictor and checks, polling with
+deadlines:
 
 1. every Prometheus query of every Grafana dashboard panel, and of every query variable
    (deploy/grafana/dashboards, the variables substituted by scripts/dashboard_queries.py),
@@ -19,7 +32,7 @@ polling with deadlines:
    on-call person gets one notification for one problem.
 
 Usage: scripts/stack_e2e.py [--keep] [--no-dashboards] [--target-dir DIR]
-Needs prometheus, promtool, alertmanager (Debian: prometheus, prometheus-alertmanager) and
+Needs what scripts/stack-binaries.sh needs (Go and the module proxy the first time) and
 the debug builds of predictor and loadgen (built here with cargo when missing or stale).
 Exits 0 when every check passes, 1 with the reason and the logs' tails otherwise.
 """
@@ -27,6 +40,7 @@ Exits 0 when every check passes, 1 with the reason and the logs' tails otherwise
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -187,12 +201,45 @@ class Processes:
                 print("  " + line[:300])
 
 
-def binary(*names):
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise Failure(f"none of {', '.join(names)} is installed (Debian: apt-get install prometheus prometheus-alertmanager)")
+def stack_binaries():
+    """The directory of the pinned jaeger, otelcol, prometheus, alertmanager builds."""
+    result = subprocess.run([os.path.join(ROOT, "scripts/stack-binaries.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise Failure(f"scripts/stack-binaries.sh failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip()
+
+
+def collector_argv(program, config, overrides):
+    """A Collector-based program (otelcol, jaeger) on a compose config, its addresses
+    rewritten by --set (values are YAML)."""
+    return [program, f"--config={os.path.join(ROOT, config)}",
+            *(f"--set={key}={value}" for key, value in overrides.items())]
+
+
+def pull_reader(port):
+    """The collectors' own metrics (service.telemetry) on 127.0.0.1:port."""
+    return "[{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]" % port
+
+
+class Jaeger:
+    """Jaeger's query API (the one its UI uses)."""
+
+    def __init__(self, address):
+        self.base = f"http://{address}"
+
+    def trace(self, trace_id):
+        try:
+            data = http_json(f"{self.base}/api/traces/{trace_id}").get("data") or []
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+        return data[0] if data else None
+
+    def search(self, query):
+        """Trace ids found by an /api/traces query string (the UI's /search parameters)."""
+        answer = http_json(f"{self.base}/api/traces?{query}")
+        return {trace["traceID"] for trace in answer.get("data") or []}
 
 
 class Prometheus:
@@ -232,6 +279,144 @@ def dashboard_queries():
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
+def post(url, body, headers):
+    """(status, response headers) of a JSON POST; 4xx and 5xx included."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def tags_of(span):
+    return {tag["key"]: tag["value"] for tag in span.get("tags", [])}
+
+
+def parent_of(span):
+    for reference in span.get("references", []):
+        if reference.get("refType") == "CHILD_OF":
+            return reference["spanID"]
+    return None
+
+
+def fill_link(url, values):
+    """A dashboard link's URL with its variables replaced as Grafana does (:percentencode
+    percent-encodes the value)."""
+    def replace(match):
+        name, _, fmt = match.group(1).partition(":")
+        if name not in values:
+            raise Failure(f"dashboard link {url}: no value for ${{{name}}} in this test")
+        value = str(values[name])
+        return urllib.parse.quote(value, safe="") if fmt == "percentencode" else value
+    return re.sub(r"\$\{([^}]+)\}", replace, url)
+
+
+def dashboard_jaeger_links():
+    """(dashboard, panel title, link title, url) of every link to ${jaeger_url}."""
+    found = []
+    directory = os.path.join(ROOT, "deploy/grafana/dashboards")
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(directory, name), encoding="utf-8") as f:
+            dashboard = json.load(f)
+        for panel in dashboard.get("panels", []):
+            links = list(panel.get("links") or [])
+            links += ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("links") or []
+            for link in links:
+                if link.get("url", "").startswith("${jaeger_url}/search?"):
+                    found.append((name, panel.get("title"), link.get("title"), link["url"]))
+    return found
+
+
+def check_traces(predictor_url, jaeger, procs):
+    """Requests with a caller's sampled traceparent, then their traces through Jaeger."""
+    started_ms = int(time.time() * 1000) - 60_000
+    row = {"features": [6.0, 2.9, 4.5, 1.5]}
+
+    def traced(path, body, **headers):
+        trace_id, parent = os.urandom(16).hex(), os.urandom(8).hex()
+        status, _ = post(predictor_url + path, body, {"traceparent": f"00-{trace_id}-{parent}-01", **headers})
+        return trace_id, parent, status
+
+    good = traced("/v2/predict", row)
+    failed = traced("/v2/predict", row, **{"X-Debug-Fail": "true"})
+    bad = traced("/v2/predict", {"instances": [[1.0, 2.0, 3.0]]})
+    if (good[2], failed[2], bad[2]) != (200, 500, 400):
+        raise Failure(f"predictor answered {good[2]}, {failed[2]}, {bad[2]}; want 200, 500, 400")
+    log("three traced requests sent (200, 500 model_failure, 400 invalid_features); waiting for Jaeger")
+
+    def whole(trace_id, operations):
+        procs.check_alive()
+        trace = jaeger.trace(trace_id)
+        names = {span["operationName"] for span in (trace or {}).get("spans", [])}
+        return trace if trace and operations <= names else None
+
+    traces = {}
+    for label, (trace_id, parent, _), operations in (("good", good, {"predict iris"}),
+                                                      ("failed", failed, {"predict iris"}),
+                                                      ("bad", bad, set())):
+        traces[label] = wait_for(f"the {label} request's trace {trace_id} in Jaeger",
+                                 lambda t=trace_id, o=operations: whole(t, o), 60, 0.5)
+        spans = traces[label]["spans"]
+        servers = [span for span in spans if tags_of(span).get("span.kind") == "server"]
+        if len(servers) != 1:
+            raise Failure(f"{label} trace: {len(servers)} server spans, want 1: {[s['operationName'] for s in spans]}")
+        server = servers[0]
+        if parent_of(server) != parent:
+            raise Failure(f"{label} trace: the server span's parent is {parent_of(server)}, not the caller's {parent}")
+        if label == "bad":
+            continue
+        predict = next(span for span in spans if span["operationName"] == "predict iris")
+        if parent_of(predict) != server["spanID"]:
+            raise Failure(f"{label} trace: 'predict iris' is a child of {parent_of(predict)}, not of the server span {server['spanID']}")
+        tags = tags_of(predict)
+        if tags.get("ml.model.name") != "iris" or tags.get("ml.model.version") != "2.0.0":
+            raise Failure(f"{label} trace: 'predict iris' has ml.model.name={tags.get('ml.model.name')!r}, "
+                          f"ml.model.version={tags.get('ml.model.version')!r}")
+        is_error = tags.get("error") is True or tags.get("otel.status_code") == "ERROR"
+        if is_error != (label == "failed"):
+            raise Failure(f"{label} trace: 'predict iris' error status is {is_error}: {tags}")
+    server_span = next(s for s in traces["good"]["spans"] if tags_of(s).get("span.kind") == "server")
+    log(f"traces ok: caller's trace continued, 'predict iris' child of '{server_span['operationName']}', "
+        "model attributes set, the failed prediction has error status")
+
+    window = {"start": started_ms * 1000, "end": (int(time.time() * 1000) + 60_000) * 1000, "limit": 100}
+    for query, want in (({"service": "predictor"}, good[0]),
+                        ({"service": "predictor", "operation": "predict iris"}, good[0])):
+        found = jaeger.search(urllib.parse.urlencode({**query, **window}))
+        if want not in found:
+            raise Failure(f"Jaeger search {query}: {len(found)} traces, not {want}")
+    log("found by service and by operation 'predict iris'")
+
+    # Every Jaeger link of the dashboards, as Grafana fills it in. A series link gets the
+    # labels of the series it is on: the 400's for the route/status and error.type links
+    # (a 4xx keeps an unset status), version 2.0.0 for the version links.
+    values = {"jaeger_url": jaeger.base, "service": "predictor", "model": "iris",
+              "__from": started_ms, "__to": int(time.time() * 1000) + 60_000,
+              "__field.labels.ml_model_version": "2.0.0", "__data.fields.version": "2.0.0",
+              "__field.labels.http_route": "/v2/predict", "__field.labels.http_response_status_code": "400",
+              "__field.labels.error_type": "invalid_features"}
+    links = dashboard_jaeger_links()
+    if not links:
+        raise Failure("no Jaeger links in the dashboards")
+    for dashboard, panel, title, url in links:
+        filled = fill_link(url, values)
+        query = filled.split("/search?", 1)[1]
+        found = jaeger.search(query)
+        tags = json.loads(urllib.parse.parse_qs(query).get("tags", ["{}"])[0])
+        want = good[0]
+        if "http.response.status_code" in tags or "error.type" in tags:
+            want = bad[0]
+        elif tags.get("error") == "true":
+            want = failed[0]
+        if want not in found:
+            raise Failure(f"{dashboard} / {panel} / link {title!r}: {filled} finds {len(found)} traces, not {want}")
+    log(f"all {len(links)} Jaeger links of the dashboards find their traces")
+
+
 def run(args, workdir, procs, webhook):
     target = args.target_dir or os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     log("building predictor and loadgen (debug)")
@@ -239,34 +424,62 @@ def run(args, workdir, procs, webhook):
                    env={**os.environ, "CARGO_TARGET_DIR": target})
     predictor_bin = os.path.join(target, "debug", "predictor")
     loadgen_bin = os.path.join(target, "debug", "loadgen")
-    prometheus_bin = binary("prometheus")
-    alertmanager_bin = binary("alertmanager", "prometheus-alertmanager")
+    bin_dir = stack_binaries()
+    log(f"stack programs from {bin_dir}")
+    prometheus_bin = os.path.join(bin_dir, "prometheus")
+    alertmanager_bin = os.path.join(bin_dir, "alertmanager")
 
     predictor_addr = f"127.0.0.1:{free_port()}"
     prometheus_addr = f"127.0.0.1:{free_port()}"
     alertmanager_addr = f"127.0.0.1:{free_port()}"
+    otelcol_otlp_grpc, otelcol_telemetry = f"127.0.0.1:{free_port()}", free_port()
+    jaeger_otlp_grpc, jaeger_query = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    jaeger_health, otelcol_health = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     config_dir = os.path.join(workdir, "config")
     subprocess.run(
         [os.path.join(ROOT, "deploy/prometheus/render-local.sh"), config_dir],
         check=True, stdout=subprocess.DEVNULL,
         env={
             **os.environ,
+            "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",  # its checks use the pinned promtool, amtool
             "PREDICTOR_ADDR": predictor_addr,
             "PROMETHEUS_ADDR": prometheus_addr,
             "ALERTMANAGER_ADDR": alertmanager_addr,
-            "COLLECTOR_ADDR": f"127.0.0.1:{free_port()}",  # no collector here: that target is down
+            "COLLECTOR_ADDR": f"127.0.0.1:{otelcol_telemetry}",
             "WEBHOOK_URL": f"http://127.0.0.1:{webhook.port}/alerts",
             "SCRAPE_INTERVAL": "2s",
             "FAST_FOR": "4s",
         },
     )
 
+    log(f"starting Jaeger (query {jaeger_query}) and the Collector (OTLP {otelcol_otlp_grpc})")
+    procs.start("jaeger", collector_argv(os.path.join(bin_dir, "jaeger"), "deploy/jaeger/config.yaml", {
+        "receivers.otlp.protocols.grpc.endpoint": jaeger_otlp_grpc,
+        "receivers.otlp.protocols.http.endpoint": f"127.0.0.1:{free_port()}",
+        "extensions.jaeger_query.http.endpoint": jaeger_query,
+        "extensions.jaeger_query.grpc.endpoint": f"127.0.0.1:{free_port()}",
+        "extensions.healthcheckv2.http.endpoint": jaeger_health,
+        "service.telemetry.metrics.readers": pull_reader(free_port()),
+    }))
+    procs.start("otelcol", collector_argv(os.path.join(bin_dir, "otelcol"), "deploy/otel-collector/config.yaml", {
+        "receivers.otlp.protocols.grpc.endpoint": otelcol_otlp_grpc,
+        "receivers.otlp.protocols.http.endpoint": f"127.0.0.1:{free_port()}",
+        "exporters.otlp/jaeger.endpoint": jaeger_otlp_grpc,
+        "exporters.prometheus.endpoint": f"127.0.0.1:{free_port()}",
+        "extensions.health_check.endpoint": otelcol_health,
+        "service.telemetry.metrics.readers": pull_reader(otelcol_telemetry),
+    }))
+
     log(f"starting predictor on {predictor_addr} (drift window {DRIFT_WINDOW})")
     host, port = predictor_addr.split(":")
     procs.start("predictor", [
         predictor_bin, "--host", host, "--port", port, "--allow-debug-headers",
         "--drift-window", DRIFT_WINDOW,
-    ], env={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
+    ], env={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
+            "OTEL_SERVICE_NAME": "predictor", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{otelcol_otlp_grpc}",
+            # As compose: metrics by the Prometheus scrape only.
+            "OTEL_METRICS_EXPORTER": "prometheus"})
     procs.start("alertmanager", [
         alertmanager_bin, f"--config.file={config_dir}/alertmanager.yml",
         f"--storage.path={workdir}/alertmanager", f"--web.listen-address={alertmanager_addr}",
@@ -286,8 +499,13 @@ def run(args, workdir, procs, webhook):
     wait_for("the predictor ready", lambda: ready(f"http://{predictor_addr}/health/ready"), 60, 0.2)
     wait_for("Alertmanager ready", lambda: ready(f"http://{alertmanager_addr}/-/ready"), 30, 0.2)
     wait_for("Prometheus ready", lambda: ready(f"http://{prometheus_addr}/-/ready"), 30, 0.2)
+    wait_for("Jaeger healthy", lambda: ready(f"http://{jaeger_health}/status"), 60, 0.2)
+    wait_for("the Collector healthy", lambda: ready(f"http://{otelcol_health}/"), 60, 0.2)
     wait_for("Prometheus scraping the predictor (up == 1)",
              lambda: prometheus.query('up{job="predictor"} == 1'), 30, 0.5)
+    wait_for("Prometheus scraping the Collector's own metrics (up == 1)",
+             lambda: prometheus.query('up{job="otel-collector"} == 1'), 30, 0.5)
+    check_traces(f"http://{predictor_addr}", Jaeger(jaeger_query), procs)
     log("all up; phase 1: every scenario at once (drift, a 5xx burst, bad requests, slow requests, A/B)")
 
     url = f"http://{predictor_addr}"
