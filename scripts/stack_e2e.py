@@ -408,10 +408,10 @@ def check_traces(predictor_url, jaeger, procs):
         found = jaeger.search(query)
         tags = json.loads(urllib.parse.parse_qs(query).get("tags", ["{}"])[0])
         want = good[0]
-        if "http.response.status_code" in tags or "error.type" in tags:
-            want = bad[0]
-        elif tags.get("error") == "true":
+        if tags.get("http.response.status_code") == "500" or tags.get("ml.prediction.outcome") == "error":
             want = failed[0]
+        elif "http.response.status_code" in tags or "error.type" in tags:
+            want = bad[0]
         if want not in found:
             raise Failure(f"{dashboard} / {panel} / link {title!r}: {filled} finds {len(found)} traces, not {want}")
     log(f"all {len(links)} Jaeger links of the dashboards find their traces")

@@ -145,6 +145,16 @@ def quote_keeping_vars(text):
     return "".join(parts)
 
 
+# Failed requests and predictions are searched by their attributes, not by `error=true`:
+# Jaeger v2's memory storage (2.12, the compose stack's) compares that tag as a boolean
+# while the UI and the links send the string "true", and finds nothing. Attributes match
+# in every storage. 500 is the server's own failure (4xx spans have an unset status, and
+# the per-series links find them by route and code); ml.prediction.outcome is "error" for
+# a prediction whose model call failed.
+SERVER_ERROR = {"http.response.status_code": "500"}
+FAILED_PREDICTION = {"ml.prediction.outcome": "error"}
+
+
 def jaeger_url(operation=None, tags=None):
     """The Jaeger UI's search for the service (and operation, and tags), over the
     dashboard's time range (Jaeger takes microseconds: Grafana's milliseconds + 000)."""
@@ -181,7 +191,7 @@ def version_data_links(errors=False, version="${__field.labels.ml_model_version}
     tags = {"ml.model.version": version}
     what = "Predictions"
     if errors:
-        tags["error"] = "true"
+        tags.update(FAILED_PREDICTION)
         what = "Failed predictions"
     return [{"title": f"{what} of ${{model}} {version} in Jaeger",
              "url": jaeger_url("predict ${model:percentencode}", tags), "targetBlank": True}]
@@ -301,7 +311,7 @@ def service_overview():
                        "service's) answers per route and status code.",
                        [target(f'sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"[45].."}}[{RATE}]))',
                                "{{http_route}} {{http_response_status_code}}")], unit="reqps",
-                       links=[jaeger_link("5xx requests (error status) in Jaeger", tags={"error": "true"})],
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)],
                        data_links=failed_request_links({"http.route": "${__field.labels.http_route}",
                                                         "http.response.status_code": "${__field.labels.http_response_status_code}"},
                                                        "${__field.labels.http_route} ${__field.labels.http_response_status_code}")), 12, 8)
@@ -321,7 +331,7 @@ def service_overview():
                        "`type`, or the 5xx cause).",
                        [target(f'sum by (error_type) (rate(http_server_request_duration_seconds_count{{{job}, error_type!=""}}[{RATE}]))',
                                "{{error_type}}")], unit="reqps",
-                       links=[jaeger_link("5xx requests (error status) in Jaeger", tags={"error": "true"})],
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)],
                        data_links=failed_request_links({"error.type": "${__field.labels.error_type}"},
                                                        "error.type ${__field.labels.error_type}")), 12, 8)
     lay.add(timeseries("Body sizes (p95)", "http.server.request.body.size and "
@@ -364,7 +374,7 @@ def model_quality():
     lay = Layout()
     model_links = [
         jaeger_link("Predictions of ${model} in Jaeger", "predict ${model:percentencode}"),
-        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model:percentencode}", {"error": "true"}),
+        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model:percentencode}", FAILED_PREDICTION),
         explore_link("Predictions of ${model} in Grafana Explore (Jaeger data source)", "predict ${model:percentencode}"),
     ]
     ok = f'{MODEL}, ml_prediction_outcome="ok"'
@@ -649,7 +659,7 @@ def slo():
                        [target(f"job:slo_prediction_requests:rate5m{{{job}}}", "all"),
                         target(f"job:slo_prediction_errors:rate5m{{{job}}}", "5xx"),
                         target(f"job:slo_prediction_slow:rate5m{{{job}}}", "over 500 ms")], unit="reqps",
-                       links=[jaeger_link("5xx requests (error status) in Jaeger", tags={"error": "true"})]), 12, 8)
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)]), 12, 8)
     return dashboard("mlotel-slo", "mlotel / SLOs",
                      "Availability (99.9 %) and latency (p95 < 500 ms) objectives of the "
                      "prediction routes: SLIs, error budgets, burn rates (docs/dashboards.md).",
