@@ -15,7 +15,10 @@ Jaeger's query API, the traces of a few requests sent with a caller's traceparen
    prediction span is a child of the HTTP server span of the caller's trace, which
    continues the caller's span; it has ml.model.name and ml.model.version; a failed
    prediction's span has error status; every Jaeger link of the dashboards, its variables
-   filled in as Grafana would, finds those traces (a 4xx one included).
+   filled in as Grafana would, finds those traces (a 4xx one included);
+0b. the scale-out tier of docs/operations.md: the agent config (loadbalancing by trace id)
+   in front of two gateways with the tail-sampling config: every span at a gateway, whole
+   traces only in Jaeger, every error trace kept, the healthy share near the baseline.
 
 Then it runs the load generator's scenarios against the predictor and checks, polling with
 deadlines:
@@ -417,6 +420,129 @@ def check_traces(predictor_url, jaeger, procs):
     log(f"all {len(links)} Jaeger links of the dashboards find their traces")
 
 
+SCALE_OUT_TRACES = 400  # 3 spans each; a fifth of them with an error
+SCALE_OUT_BASELINE = 0.10  # gateway-tail-sampling.yaml's probabilistic policy
+
+
+def metric_total(url, name):
+    """The sum of a counter's samples on a Prometheus /metrics page (name: a regex)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    pattern = re.compile(rf"^{name}(\{{.*\}})? ")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if pattern.match(line))
+
+
+def otlp_json_spans(traces, index, errors):
+    """An OTLP/HTTP JSON request with span number `index` of every trace (so that each
+    request mixes traces and the agent must route span by span)."""
+    now = time.time_ns()
+    spans = []
+    for trace_id, span_ids in traces.items():
+        span = {"traceId": trace_id, "spanId": span_ids[index], "name": f"step {index}", "kind": 2 if index == 0 else 1,
+                "startTimeUnixNano": str(now - 50_000_000), "endTimeUnixNano": str(now)}
+        if index:
+            span["parentSpanId"] = span_ids[0]
+        if index == 2 and trace_id in errors:
+            span["status"] = {"code": 2, "message": "failed on purpose"}
+        spans.append(span)
+    return {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "scale-out-e2e"}}]},
+                               "scopeSpans": [{"scope": {"name": "stack_e2e"}, "spans": spans}]}]}
+
+
+def check_scale_out(bin_dir, workdir, procs, jaeger, jaeger_otlp_grpc):
+    """docs/operations.md's scale-out tier: the agent config (loadbalancing by trace ID)
+    in front of two gateways with the gateway config (tail_sampling) sending to Jaeger.
+    The agent's DNS resolver becomes a static list of the two gateways (no DNS here), the
+    gateways' decision_wait 2 s instead of 10 s; the rest is the example files."""
+    gateways = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    telemetry = [free_port() for _ in range(2)]
+    for number, (address, port) in enumerate(zip(gateways, telemetry)):
+        procs.start(f"gateway{number}", collector_argv(os.path.join(bin_dir, "otelcol"),
+                    "deploy/otel-collector/examples/gateway-tail-sampling.yaml", {
+            "receivers.otlp.protocols.grpc.endpoint": address,
+            "processors.tail_sampling.decision_wait": "2s",
+            "processors.batch.timeout": "1s",
+            "exporters.otlp/jaeger.endpoint": jaeger_otlp_grpc,
+            "exporters.prometheusremotewrite.endpoint": f"http://127.0.0.1:{free_port()}/api/v1/push",
+            "extensions.health_check.endpoint": f"127.0.0.1:{free_port()}",
+            "service.telemetry.metrics.readers": pull_reader(port),
+        }))
+    with open(os.path.join(ROOT, "deploy/otel-collector/examples/agent-loadbalancing.yaml"), encoding="utf-8") as f:
+        agent = f.read()
+    agent, replaced = re.subn(r"(?ms)^    resolver:\n.*?(?=^  \S)",
+                              "    resolver:\n      static:\n        hostnames: [%s]\n" % ", ".join(gateways), agent)
+    if replaced != 1:
+        raise Failure("agent-loadbalancing.yaml: no resolver block to replace with the two gateways")
+    agent_config = os.path.join(workdir, "agent-loadbalancing.yaml")
+    with open(agent_config, "w", encoding="utf-8") as f:
+        f.write(agent)
+    agent_http, agent_health = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    procs.start("agent", collector_argv(os.path.join(bin_dir, "otelcol"), agent_config, {
+        "receivers.otlp.protocols.grpc.endpoint": f"127.0.0.1:{free_port()}",
+        "receivers.otlp.protocols.http.endpoint": agent_http,
+        "exporters.otlp/metrics-gateway.endpoint": gateways[0],
+        "extensions.health_check.endpoint": agent_health,
+        "service.telemetry.metrics.readers": pull_reader(free_port()),
+    }))
+
+    def healthy():
+        procs.check_alive()
+        with urllib.request.urlopen(f"http://{agent_health}/", timeout=2) as response:
+            return response.status == 200
+    wait_for("the agent collector healthy", healthy, 60, 0.2)
+
+    started_us = int(time.time() * 1_000_000) - 60_000_000
+    traces = {os.urandom(16).hex(): [os.urandom(8).hex() for _ in range(3)] for _ in range(SCALE_OUT_TRACES)}
+    errors = set(list(traces)[: SCALE_OUT_TRACES // 5])
+    for index in range(3):
+        status, _ = post(f"http://{agent_http}/v1/traces", otlp_json_spans(traces, index, errors), {})
+        if status != 200:
+            raise Failure(f"the agent answered {status} to OTLP/HTTP spans")
+    log(f"scale-out: {SCALE_OUT_TRACES} traces of 3 spans ({len(errors)} with an error) sent to the agent, one span of each per request")
+
+    accepted_name = "otelcol_receiver_accepted_spans(_total)?"
+    def all_received():
+        procs.check_alive()
+        counts = [metric_total(f"http://127.0.0.1:{port}/metrics", accepted_name) for port in telemetry]
+        return counts if sum(counts) >= 3 * SCALE_OUT_TRACES else None
+    try:
+        counts = wait_for("every span at a gateway", all_received, 60, 0.5)
+    except Failure:
+        with urllib.request.urlopen(f"http://127.0.0.1:{telemetry[0]}/metrics", timeout=5) as response:
+            page = [line for line in response.read().decode().splitlines() if "spans" in line and not line.startswith("#")]
+        raise Failure(f"not every span reached a gateway within 60 s; gateway 0's span counters: {page[:12]}") from None
+    if sum(counts) != 3 * SCALE_OUT_TRACES or min(counts) == 0:
+        raise Failure(f"gateways received {counts} spans; want {3 * SCALE_OUT_TRACES} in all, some at each")
+
+    window = urllib.parse.urlencode({"service": "scale-out-e2e", "start": started_us,
+                                     "end": int(time.time() * 1_000_000) + 60_000_000, "limit": 10 * SCALE_OUT_TRACES})
+    kept = {}
+    def errors_kept():
+        procs.check_alive()
+        answer = http_json(f"{jaeger.base}/api/traces?{window}", timeout=20)
+        kept.clear()
+        kept.update({trace["traceID"]: len(trace["spans"]) for trace in answer.get("data") or []})
+        return errors <= set(kept)
+    try:
+        wait_for("every error trace in Jaeger", errors_kept, 60, 1)
+    except Failure:
+        raise Failure(f"{len(errors & set(kept))} of {len(errors)} error traces reached Jaeger") from None
+    # Whole traces only: a trace split between gateways would reach Jaeger in part (its
+    # error span kept by one gateway, the rest sampled apart by the other).
+    partial = {trace_id: spans for trace_id, spans in kept.items() if spans != 3}
+    if partial:
+        raise Failure(f"{len(partial)} traces reached Jaeger in part (spans per trace: {sorted(set(partial.values()))})")
+    healthy_kept = len(set(kept) - errors) / (SCALE_OUT_TRACES - len(errors))
+    # The probabilistic policy hashes the trace id: binomial, n = 320, p = 0.1, sd 1.7
+    # points; 3 sd either side.
+    sd = (SCALE_OUT_BASELINE * (1 - SCALE_OUT_BASELINE) / (SCALE_OUT_TRACES - len(errors))) ** 0.5
+    if abs(healthy_kept - SCALE_OUT_BASELINE) > 3 * sd:
+        raise Failure(f"healthy traces kept: {healthy_kept:.1%}, want {SCALE_OUT_BASELINE:.0%} +- {3 * sd:.1%}")
+    log(f"scale-out: gateways got {counts[0]:.0f} + {counts[1]:.0f} spans, whole traces only; "
+        f"{len(errors)}/{len(errors)} error traces kept, {healthy_kept:.1%} of healthy ones "
+        f"(baseline {SCALE_OUT_BASELINE:.0%} +- {3 * sd:.1%})")
+
+
 def run(args, workdir, procs, webhook):
     target = args.target_dir or os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     log("building predictor and loadgen (debug)")
@@ -506,6 +632,7 @@ def run(args, workdir, procs, webhook):
     wait_for("Prometheus scraping the Collector's own metrics (up == 1)",
              lambda: prometheus.query('up{job="otel-collector"} == 1'), 30, 0.5)
     check_traces(f"http://{predictor_addr}", Jaeger(jaeger_query), procs)
+    check_scale_out(bin_dir, workdir, procs, Jaeger(jaeger_query), jaeger_otlp_grpc)
     log("all up; phase 1: every scenario at once (drift, a 5xx burst, bad requests, slow requests, A/B)")
 
     url = f"http://{predictor_addr}"
