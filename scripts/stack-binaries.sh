@@ -85,7 +85,9 @@ build() {
   if [ "$program" = alertmanager ] || [ "$program" = amtool ]; then
     dir=$(alertmanager_without_ui "$dir" "$tmp") || { rm -rf "$tmp"; die "could not prepare Alertmanager's module (see above)"; }
   fi
-  if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly GOCACHE=$gocache nice -n "$nice_level" \
+  # -buildvcs=false: otelcol's module lies inside this git checkout, whose state is no
+  # part of the program (and git may refuse a checkout owned by another user).
+  if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOCACHE=$gocache nice -n "$nice_level" \
     go build -trimpath -ldflags="-s -w $ldflags" ${tags:+-tags=$tags} -o "$tmp/$program" "$package") \
     >"$log" 2>&1; then
     cat "$log" >&2
