@@ -9,11 +9,16 @@
   container paths named in the environment exist through their mount, every port is bound
   to 127.0.0.1, every image is pinned to a version, every service has a healthcheck unless
   its image has none to run (listed below) or the built image has a HEALTHCHECK;
-- deploy/otel-collector/*.yaml and examples/*.yaml: a STRUCTURAL check, not the
-  collector's own validation (no collector binary here): every pipeline names receivers,
-  processors and exporters that are defined, every defined component is used, every
-  component type is one otelcol-contrib has (the list below: the ones these configs use),
-  memory_limiter comes first, endpoints are host:port;
+- deploy/versions.env: every image of docker-compose.yml whose program it pins has the tag
+  ${NAME:-default} with the file's value as the default, and the Go modules that
+  scripts/stack-binaries.sh builds (deploy/otel-collector, deploy/stack-build/*) require
+  the same releases;
+- deploy/otel-collector/*.yaml and examples/*.yaml: a STRUCTURAL check beside the
+  collector's own `otelcol validate` (scripts/check-deploy.sh): every pipeline names
+  receivers, processors and exporters that are defined, every defined component is used,
+  every component type is one of our distribution (deploy/otel-collector/components.go)
+  or of the short list it leaves out, and the distribution has no component that no config
+  uses, memory_limiter comes first, endpoints are host:port;
 - deploy/grafana/provisioning: the YAML parses, data source uids are unique, the dashboard
   provider's path is where docker-compose.yml mounts deploy/grafana/dashboards, and every
   dashboard there parses and refers only to provisioned data source uids or
@@ -44,9 +49,81 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Images without a shell or HTTP client to run a healthcheck with (distroless / scratch);
+# Images without a shell or HTTP client to run a healthcheck with (the binary alone);
 # docker-compose.yml says so next to each, and their health ports serve checks from outside.
-NO_HEALTHCHECK_IMAGES = ("otel/opentelemetry-collector-contrib:", "jaegertracing/all-in-one:")
+NO_HEALTHCHECK_IMAGES = ("otel/opentelemetry-collector-contrib:",)
+
+# deploy/versions.env key of each image's tag, and the tag's text around it.
+IMAGE_VERSIONS = {
+    "jaegertracing/jaeger": ("JAEGER_VERSION", ""),
+    "otel/opentelemetry-collector-contrib": ("OTELCOL_VERSION", ""),
+    "prom/prometheus": ("PROMETHEUS_VERSION", "v"),
+    "prom/alertmanager": ("ALERTMANAGER_VERSION", "v"),
+    "grafana/grafana": ("GRAFANA_VERSION", ""),
+    "mendhak/http-https-echo": ("WEBHOOK_ECHO_VERSION", ""),
+}
+# The Go modules scripts/stack-binaries.sh builds: (go.mod, module, versions.env key, prefix).
+GO_MODULE_PINS = (
+    ("deploy/stack-build/jaeger/go.mod", "github.com/jaegertracing/jaeger", "JAEGER_MODULE_VERSION", ""),
+    ("deploy/otel-collector/go.mod", "go.opentelemetry.io/collector/otelcol", "OTELCOL_VERSION", "v"),
+    ("deploy/stack-build/prometheus/go.mod", "github.com/prometheus/prometheus", "PROMETHEUS_MODULE_VERSION", ""),
+    ("deploy/stack-build/alertmanager/go.mod", "github.com/prometheus/alertmanager", "ALERTMANAGER_VERSION", "v"),
+)
+IMAGE_TAG = re.compile(r"^(?P<repo>[^:]+):(?P<prefix>[^$]*)\$\{(?P<key>[A-Z_]+):-(?P<default>[^}]+)\}$")
+DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+
+
+def read_versions(text):
+    """KEY=VALUE lines of deploy/versions.env."""
+    return dict(line.split("=", 1) for line in text.splitlines() if re.match(r"^[A-Z_]+=", line))
+
+
+def go_requires(text):
+    """{module: version} of a go.mod's require lines."""
+    found = {}
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["require"]:
+            words = words[1:]
+        if len(words) >= 2 and "." in words[0] and words[1].startswith("v"):
+            found[words[0]] = words[1]
+    return found
+
+
+def check_versions(spec, versions, go_mods):
+    """go_mods: {go.mod path: text}."""
+    problems = []
+    where = "deploy/versions.env"
+    for service_name, service in (spec.get("services") or {}).items():
+        image = service.get("image") or ""
+        repo = image.split(":")[0]
+        if repo not in IMAGE_VERSIONS:
+            continue
+        key, prefix = IMAGE_VERSIONS[repo]
+        at = f"docker-compose.yml: services.{service_name}.image {image}"
+        match = IMAGE_TAG.match(image)
+        if not match or match["key"] != key or match["prefix"] != prefix:
+            problems.append(f"{at}: the tag must be {prefix}${{{key}:-...}} (deploy/versions.env)")
+            continue
+        if key not in versions:
+            problems.append(f"{where}: no {key} (docker-compose.yml's {service_name} reads it)")
+        elif match["default"] != versions[key]:
+            problems.append(f"{at}: default {match['default']} disagrees with {where}'s {key}={versions[key]}")
+    for path, module, key, prefix in GO_MODULE_PINS:
+        want = prefix + versions.get(key, "?")
+        got = go_requires(go_mods.get(path, "")).get(module)
+        if got != want:
+            problems.append(f"{path}: requires {module} {got}, {where}'s {key} pins {want}")
+    return problems
+
+
+def interpolate_defaults(spec):
+    """The spec as compose sees it with no .env: ${NAME:-default} -> default in images."""
+    spec = copy.deepcopy(spec)
+    for service in (spec.get("services") or {}).values():
+        if isinstance(service.get("image"), str):
+            service["image"] = DEFAULTED.sub(lambda m: m.group(1), service["image"])
+    return spec
 
 
 def read(relative):
@@ -137,27 +214,52 @@ def check_compose(spec, schema, schema_path, where="docker-compose.yml"):
     return problems
 
 
-# Component types of otelcol-contrib that these configs use (the part before "/"); all of
-# them are in the contrib distribution. Extend the list when a config uses another.
-CONTRIB = {
-    "receivers": {"otlp", "prometheus", "hostmetrics"},
-    "processors": {"memory_limiter", "batch", "tail_sampling", "resource", "attributes",
-                   "k8sattributes", "resourcedetection", "filter", "transform", "probabilistic_sampler"},
-    "exporters": {"otlp", "otlphttp", "prometheus", "prometheusremotewrite", "loadbalancing",
-                  "awsemf", "awsxray", "debug"},
-    "extensions": {"health_check", "pprof", "zpages", "sigv4auth", "basicauth", "bearertokenauth"},
-    "connectors": {"spanmetrics", "forward"},
+# Our Collector distribution (deploy/otel-collector/components.go): each kind's factories
+# are listed in an otelcol.MakeFactoryMap[<kind>.Factory](...) call; a component's type is
+# its package name less the kind, except where the package name differs from the type.
+KINDS = {"receiver": "receivers", "processor": "processors", "exporter": "exporters",
+         "extension": "extensions", "connector": "connectors"}
+PACKAGE_TYPES = {"memorylimiterprocessor": "memory_limiter", "tailsamplingprocessor": "tail_sampling",
+                 "healthcheckextension": "health_check"}
+# Components that configs may name although the distribution leaves them out, and why.
+LEFT_OUT = {
+    "exporters": {
+        "awsemf": "examples/aws-cloudwatch.yaml; needs AWS modules the Go module proxy does not serve",
+        "awsxray": "examples/aws-cloudwatch.yaml; needs AWS modules the Go module proxy does not serve",
+    },
 }
+FACTORY_MAP = re.compile(r"MakeFactoryMap\[(\w+)\.Factory\]\((.*?)\)\s*;", re.S)
+
+
+def distribution_components(source):
+    """{kind: {type}} of components.go."""
+    found = {kind: set() for kind in KINDS.values()}
+    for kind, body in FACTORY_MAP.findall(source):
+        for package in re.findall(r"(\w+)\.NewFactory\(\)", body):
+            found[KINDS[kind]].add(PACKAGE_TYPES.get(package, package.removesuffix(kind)))
+    return found
+
+
+def check_distribution(components, configs):
+    """Every component of the distribution is used by some config: exactly what they need."""
+    used = {kind: set() for kind in KINDS.values()}
+    for config in configs.values():
+        for kind in used:
+            used[kind] |= {name.split("/")[0] for name in (config or {}).get(kind) or {}}
+    return [f"deploy/otel-collector/components.go: {kind[:-1]} {name} is used by no collector config; remove it"
+            for kind, names in components.items() for name in sorted(names - used[kind])]
+
+
 ENDPOINT = re.compile(r"^(\[[0-9a-f:]+\]|[A-Za-z0-9_.-]+):\d+$")
 
 
-def check_collector(where, config):
+def check_collector(where, config, components):
     problems = []
     if not isinstance(config, dict):
         return [f"{where}: not a YAML mapping"]
     service = config.get("service") or {}
     connectors = config.get("connectors") or {}
-    used = {kind: set() for kind in CONTRIB}
+    used = {kind: set() for kind in components}
     for name in service.get("extensions") or []:
         used["extensions"].add(name)
         if name not in (config.get("extensions") or {}):
@@ -183,12 +285,13 @@ def check_collector(where, config):
                 used[kind].add(name)
                 if name not in (config.get(kind) or {}):
                     problems.append(f"{at}.{kind}: {name} is not defined under {kind}:")
-    for kind, allowed in CONTRIB.items():
+    for kind, allowed in components.items():
         for name, settings in (config.get(kind) or {}).items():
             at = f"{where}: {kind}.{name}"
             component_type = name.split("/")[0]
-            if component_type not in allowed:
-                problems.append(f"{at}: unknown {kind[:-1]} type {component_type} (not in this check's otelcol-contrib list)")
+            if component_type not in allowed and component_type not in LEFT_OUT.get(kind, {}):
+                problems.append(f"{at}: unknown {kind[:-1]} type {component_type} (not in deploy/otel-collector/components.go; "
+                                "add it there, or to LEFT_OUT here with the reason)")
             if name not in used[kind]:
                 problems.append(f"{at}: defined but used by no pipeline")
             for path, key, value in walk(settings or {}):
@@ -381,6 +484,7 @@ def check_dockerfile(where, text, context, rust_needed=None):
 
 def collector_files():
     found = glob.glob(os.path.join(ROOT, "deploy/otel-collector/**/*.yaml"), recursive=True)
+    found += glob.glob(os.path.join(ROOT, "deploy/otel-collector/**/*.yml"), recursive=True)
     return sorted(os.path.relpath(path, ROOT) for path in found)
 
 
@@ -388,9 +492,15 @@ def run_checks():
     problems = []
     spec = load_yaml("docker-compose.yml")
     schema_path, schema = compose_schema()
+    problems += check_versions(spec, read_versions(read("deploy/versions.env")),
+                               {path: read(path) for path, _, _, _ in GO_MODULE_PINS})
+    spec = interpolate_defaults(spec)
     problems += check_compose(spec, schema, schema_path)
-    for relative in collector_files():
-        problems += check_collector(relative, load_yaml(relative))
+    components = distribution_components(read("deploy/otel-collector/components.go"))
+    configs = {relative: load_yaml(relative) for relative in collector_files()}
+    for relative, config in configs.items():
+        problems += check_collector(relative, config, components)
+    problems += check_distribution(components, configs)
     problems += check_grafana(load_yaml("deploy/grafana/provisioning/datasources/datasources.yml"),
                               load_yaml("deploy/grafana/provisioning/dashboards/dashboards.yml"), spec)
     build = spec["services"]["predictor"]["build"]
@@ -405,9 +515,13 @@ def run_checks():
 
 def self_test():
     """Each mutation of the real files must be reported, with the words given."""
-    spec = load_yaml("docker-compose.yml")
+    raw_spec = load_yaml("docker-compose.yml")
+    spec = interpolate_defaults(raw_spec)
     schema_path, schema = compose_schema()
     collector = load_yaml("deploy/otel-collector/config.yaml")
+    components = distribution_components(read("deploy/otel-collector/components.go"))
+    versions = read_versions(read("deploy/versions.env"))
+    go_mods = {path: read(path) for path, _, _, _ in GO_MODULE_PINS}
     datasources = load_yaml("deploy/grafana/provisioning/datasources/datasources.yml")
     providers = load_yaml("deploy/grafana/provisioning/dashboards/dashboards.yml")
     dockerfile = read("deploy/predictor/Dockerfile")
@@ -425,7 +539,33 @@ def self_test():
     def collector_mutant(change):
         mutant = copy.deepcopy(collector)
         change(mutant)
-        return check_collector("config.yaml", mutant)
+        return check_collector("config.yaml", mutant, components)
+
+    def versions_mutant(change_spec=None, change_versions=None, change_mods=None):
+        mutant_spec, mutant_versions, mutant_mods = copy.deepcopy(raw_spec), dict(versions), dict(go_mods)
+        for change, target_ in ((change_spec, mutant_spec), (change_versions, mutant_versions), (change_mods, mutant_mods)):
+            if change:
+                change(target_)
+        return check_versions(mutant_spec, mutant_versions, mutant_mods)
+
+    if check_versions(raw_spec, versions, go_mods):
+        failures.append(f"versions: expected no problem, got {check_versions(raw_spec, versions, go_mods)}")
+    expect("compose default differs", versions_mutant(change_spec=lambda m: m["services"]["prometheus"].update(
+        image="prom/prometheus:v${PROMETHEUS_VERSION:-3.15.0}")), "disagrees with deploy/versions.env")
+    expect("literal compose tag", versions_mutant(change_spec=lambda m: m["services"]["jaeger"].update(
+        image="jaegertracing/jaeger:2.12.0")), "the tag must be ${JAEGER_VERSION")
+    expect("versions.env moved on", versions_mutant(change_versions=lambda m: m.update(GRAFANA_VERSION="12.4.0")), "GRAFANA_VERSION=12.4.0")
+    expect("versions.env key missing", versions_mutant(change_versions=lambda m: m.pop("OTELCOL_VERSION")), "no OTELCOL_VERSION")
+    expect("go.mod differs", versions_mutant(change_mods=lambda m: m.update({
+        "deploy/stack-build/alertmanager/go.mod": m["deploy/stack-build/alertmanager/go.mod"].replace(
+            "github.com/prometheus/alertmanager v0.35.0", "github.com/prometheus/alertmanager v0.34.0")})), "requires github.com/prometheus/alertmanager v0.34.0")
+    expect("component not in the distribution", collector_mutant(lambda m: (m["processors"].update({"transform": {}}),
+           m["service"]["pipelines"]["traces"]["processors"].append("transform"))), "not in deploy/otel-collector/components.go")
+    extra = copy.deepcopy(components)
+    extra["receivers"].add("zipkin")
+    expect("unused component in the distribution", check_distribution(extra, {"config.yaml": collector}), "receiver zipkin is used by no collector config")
+    if "tail_sampling" not in components["processors"] or "health_check" not in components["extensions"]:
+        failures.append(f"components.go parsed as {components}: tail_sampling or health_check missing")
 
     expect("unbound port", compose_mutant(lambda m: m["services"]["grafana"].update(ports=["3000:3000"])), "not bound to 127.0.0.1")
     expect("unpinned image", compose_mutant(lambda m: m["services"]["prometheus"].update(image="prom/prometheus")), "not pinned")
@@ -487,7 +627,8 @@ def main():
     if problems:
         return 1
     rust = f"; rust builder >= {'.'.join(map(str, rust_needed[0]))} the lock needs" if rust_needed else ""
-    print(f"stack config: ok (compose schema, paths and healthchecks; {len(collector_files())} collector configs; "
+    print(f"stack config: ok (deploy/versions.env = compose tags = go.mod pins; compose schema, paths and healthchecks; "
+          f"{len(collector_files())} collector configs against our distribution's components; "
           f"Grafana provisioning; Dockerfile{rust})")
     return 0
 

@@ -145,6 +145,16 @@ def quote_keeping_vars(text):
     return "".join(parts)
 
 
+# Failed requests and predictions are searched by their attributes, not by `error=true`:
+# Jaeger v2's memory storage (2.12, the compose stack's) compares that tag as a boolean
+# while the UI and the links send the string "true", and finds nothing. Attributes match
+# in every storage. 500 is the server's own failure (4xx spans have an unset status, and
+# the per-series links find them by route and code); ml.prediction.outcome is "error" for
+# a prediction whose model call failed.
+SERVER_ERROR = {"http.response.status_code": "500"}
+FAILED_PREDICTION = {"ml.prediction.outcome": "error"}
+
+
 def jaeger_url(operation=None, tags=None):
     """The Jaeger UI's search for the service (and operation, and tags), over the
     dashboard's time range (Jaeger takes microseconds: Grafana's milliseconds + 000)."""
@@ -175,15 +185,23 @@ def explore_link(title, operation, tags=None):
                    + quote_keeping_vars(json.dumps(panes, separators=(",", ":")))}
 
 
-def version_data_links(errors=False):
-    """Series links (click a line or a cell): that series' model version in Jaeger."""
-    tags = {"ml.model.version": "${__field.labels.ml_model_version}"}
+def version_data_links(errors=False, version="${__field.labels.ml_model_version}"):
+    """Series links (click a line or a cell): that series' model version in Jaeger. A table
+    (merged frames keep no labels) passes its column instead: ${__data.fields.version}."""
+    tags = {"ml.model.version": version}
     what = "Predictions"
     if errors:
-        tags["error"] = "true"
+        tags.update(FAILED_PREDICTION)
         what = "Failed predictions"
-    return [{"title": f"{what} of ${{model}} ${{__field.labels.ml_model_version}} in Jaeger",
+    return [{"title": f"{what} of ${{model}} {version} in Jaeger",
              "url": jaeger_url("predict ${model:percentencode}", tags), "targetBlank": True}]
+
+
+def failed_request_links(tags, what):
+    """Series links to the requests of one series in Jaeger. A 4xx is the client's error:
+    its server span keeps an unset status (OpenTelemetry's HTTP conventions), so an
+    error=true search misses it; the series' own attributes find 4xx and 5xx alike."""
+    return [{"title": f"Requests {what} in Jaeger", "url": jaeger_url(tags=tags), "targetBlank": True}]
 
 
 def var_datasource():
@@ -293,7 +311,10 @@ def service_overview():
                        "service's) answers per route and status code.",
                        [target(f'sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"[45].."}}[{RATE}]))',
                                "{{http_route}} {{http_response_status_code}}")], unit="reqps",
-                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)],
+                       data_links=failed_request_links({"http.route": "${__field.labels.http_route}",
+                                                        "http.response.status_code": "${__field.labels.http_response_status_code}"},
+                                                       "${__field.labels.http_route} ${__field.labels.http_response_status_code}")), 12, 8)
     lay.add(timeseries("5xx ratio by route", "Share of each route's requests answered 5xx. "
                        "Lines at 5 % and 10 %.",
                        [target(f'(sum by (http_route) (rate(http_server_request_duration_seconds_count{{{job}, http_response_status_code=~"5.."}}[{RATE}])) '
@@ -310,7 +331,9 @@ def service_overview():
                        "`type`, or the 5xx cause).",
                        [target(f'sum by (error_type) (rate(http_server_request_duration_seconds_count{{{job}, error_type!=""}}[{RATE}]))',
                                "{{error_type}}")], unit="reqps",
-                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)],
+                       data_links=failed_request_links({"error.type": "${__field.labels.error_type}"},
+                                                       "error.type ${__field.labels.error_type}")), 12, 8)
     lay.add(timeseries("Body sizes (p95)", "http.server.request.body.size and "
                        "response.body.size, 95th percentile.",
                        [target(f"histogram_quantile(0.95, sum by (le) (rate(http_server_{d}_body_size_bytes_bucket{{{job}}}[{RATE}])))", d)
@@ -351,7 +374,7 @@ def model_quality():
     lay = Layout()
     model_links = [
         jaeger_link("Predictions of ${model} in Jaeger", "predict ${model:percentencode}"),
-        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model:percentencode}", {"error": "true"}),
+        jaeger_link("Failed predictions of ${model} in Jaeger", "predict ${model:percentencode}", FAILED_PREDICTION),
         explore_link("Predictions of ${model} in Grafana Explore (Jaeger data source)", "predict ${model:percentencode}"),
     ]
     ok = f'{MODEL}, ml_prediction_outcome="ok"'
@@ -362,6 +385,8 @@ def model_quality():
     error_ratio = (f'(sum by (ml_model_version) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}])) '
                    f"or sum by (ml_model_version) (rate({preds}[{RATE}])) * 0) / sum by (ml_model_version) (rate({preds}[{RATE}]))")
     by_version = version_data_links()
+    # Tables merge their frames into columns and drop the labels: the link reads the column.
+    by_version_column = version_data_links(version="${__data.fields.version}")
     # Per-method thresholds of docs/drift.md §3 for panels that show several methods: PSI
     # 0.1 (moderate) / 0.25 (major); Jensen-Shannon, KS D, normalised Wasserstein 0.1;
     # chi-square 18.307 (5 % critical value, 10 degrees of freedom).
@@ -387,7 +412,7 @@ def model_quality():
                        "excludeByName": {"Time": True, "Value #A": True},
                        "renameByName": {"ml_model_name": "model", "ml_model_version": "version",
                                         "Value #B": "loaded", "Value #C": "load time"}}}],
-                  data_links=by_version,
+                  data_links=by_version_column,
                   overrides=[
                       {"matcher": {"id": "byName", "options": "loaded"}, "properties": [
                           {"id": "mappings", "value": [{"type": "value", "options": {
@@ -517,7 +542,7 @@ def model_quality():
                        "renameByName": {"ml_model_version": "version", "Value #A": "predictions/s",
                                         "Value #B": "p95 latency", "Value #C": "mean confidence",
                                         "Value #D": "failed share"}}}],
-                  links=model_links, data_links=by_version,
+                  links=model_links, data_links=by_version_column,
                   overrides=[{"matcher": {"id": "byName", "options": n}, "properties": [{"id": "unit", "value": u}]}
                              for n, u in (("predictions/s", "ops"), ("p95 latency", "s"),
                                           ("mean confidence", "percentunit"), ("failed share", "percentunit"))]), 24, 5)
@@ -634,7 +659,7 @@ def slo():
                        [target(f"job:slo_prediction_requests:rate5m{{{job}}}", "all"),
                         target(f"job:slo_prediction_errors:rate5m{{{job}}}", "5xx"),
                         target(f"job:slo_prediction_slow:rate5m{{{job}}}", "over 500 ms")], unit="reqps",
-                       links=[jaeger_link("Failed requests in Jaeger", tags={"error": "true"})]), 12, 8)
+                       links=[jaeger_link("500 responses in Jaeger", tags=SERVER_ERROR)]), 12, 8)
     return dashboard("mlotel-slo", "mlotel / SLOs",
                      "Availability (99.9 %) and latency (p95 < 500 ms) objectives of the "
                      "prediction routes: SLIs, error budgets, burn rates (docs/dashboards.md).",

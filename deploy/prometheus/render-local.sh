@@ -8,7 +8,8 @@
 #
 # Environment (defaults in brackets):
 #   PREDICTOR_ADDR    [127.0.0.1:8080]
-#   COLLECTOR_ADDR    [127.0.0.1:8888]
+#   COLLECTOR_ADDR    [127.0.0.1:8888]   the collector's own metrics
+#   OTLP_METRICS_ADDR [127.0.0.1:8889]   the collector's prometheus exporter (OTLP senders)
 #   ALERTMANAGER_ADDR [127.0.0.1:9093]
 #   PROMETHEUS_ADDR   [127.0.0.1:9090]
 #   SCRAPE_INTERVAL   [5s]   scrape and evaluation interval
@@ -24,7 +25,7 @@
 #                     (to 1s and 5s), which otherwise delay notifications, resolved ones
 #                     included, by 30 s and up to 5 minutes.
 #
-# Then (Debian names the Alertmanager binary prometheus-alertmanager):
+# Then, with the programs of scripts/stack-binaries.sh (the directory it prints):
 #       alertmanager --config.file=OUT_DIR/alertmanager.yml --storage.path=OUT_DIR/am \
 #         --web.listen-address=$ALERTMANAGER_ADDR --cluster.listen-address=
 #       prometheus --config.file=OUT_DIR/prometheus.yml --storage.tsdb.path=OUT_DIR/data \
@@ -46,6 +47,7 @@ fi
 
 sed -e "s|@PREDICTOR_ADDR@|${PREDICTOR_ADDR:-127.0.0.1:8080}|g" \
     -e "s|@COLLECTOR_ADDR@|${COLLECTOR_ADDR:-127.0.0.1:8888}|g" \
+    -e "s|@OTLP_METRICS_ADDR@|${OTLP_METRICS_ADDR:-127.0.0.1:8889}|g" \
     -e "s|@ALERTMANAGER_ADDR@|${ALERTMANAGER_ADDR:-127.0.0.1:9093}|g" \
     -e "s|@PROMETHEUS_ADDR@|${PROMETHEUS_ADDR:-127.0.0.1:9090}|g" \
     -e "s|@SCRAPE_INTERVAL@|${SCRAPE_INTERVAL:-5s}|g" \
