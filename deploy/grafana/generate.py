@@ -388,15 +388,15 @@ def model_quality():
     # Tables merge their frames into columns and drop the labels: the link reads the column.
     by_version_column = version_data_links(version="${__data.fields.version}")
     # Per-method thresholds of docs/drift.md §3 for panels that show several methods: PSI
-    # 0.1 (moderate) / 0.25 (major); Jensen-Shannon, KS D, normalised Wasserstein 0.1;
-    # chi-square 18.307 (5 % critical value, 10 degrees of freedom).
+    # 0.1 (moderate) / 0.25 (major); Jensen-Shannon, KS D, normalised Wasserstein and the
+    # missing share 0.1. Chi-square's statistic has no fixed threshold (its critical value
+    # depends on the bins either side used): its p-value, chisquare_pvalue, is the decision.
     method_overrides = [
         {"matcher": {"id": "byRegexp", "options": f".* {m}$"},
          "properties": [{"id": "thresholds", "value": th}]}
         for m, th in (
             ("psi", steps((None, GREEN), (0.1, YELLOW), (0.25, RED))),
-            ("(jensenshannon|ks|wasserstein_normed)", steps((None, GREEN), (0.1, RED))),
-            ("chisquare", steps((None, GREEN), (18.307, RED))),
+            ("(jensenshannon|ks|wasserstein_normed|missing_share)", steps((None, GREEN), (0.1, RED))),
         )
     ]
 
@@ -490,16 +490,17 @@ def model_quality():
                   options={"showValue": "never", "mergeValues": True}), 12, 9)
     lay.add(timeseries("Feature drift ($method) by feature", "ml.feature.drift for the method "
                        "chosen in the Drift method variable. Thresholds (docs/drift.md): psi 0.1 "
-                       "(0.25 major), jensenshannon, ks and wasserstein_normed 0.1, chisquare "
-                       "18.307: drift at or above; ks_pvalue and chisquare_pvalue 0.05: drift "
-                       "below. No line drawn: it depends on the method.",
+                       "(0.25 major), jensenshannon, ks, wasserstein_normed and missing_share 0.1: "
+                       "drift at or above; ks_pvalue and chisquare_pvalue 0.05: drift below; "
+                       "chisquare is the X² statistic, judged at its own degrees of freedom "
+                       "(read chisquare_pvalue). No line drawn: it depends on the method.",
                        [target(f'max by (ml_model_version, ml_feature_name) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method="$method"}})',
                                "{{ml_model_version}} {{ml_feature_name}}")], minimum=0), 8, 9)
     lay.add(panel("bargauge", "All methods, now", "Every distance per feature and method "
-                  "(p-values excluded), for the selected versions, each coloured by its own "
-                  "threshold (docs/drift.md): psi 0.1 / 0.25, jensenshannon, ks, "
-                  "wasserstein_normed 0.1, chisquare 18.307.",
-                  [target(f'max by (ml_feature_name, ml_drift_method) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method!~".*_pvalue"}})',
+                  "(p-values and chi-square's statistic excluded: chisquare_pvalue decides), for the "
+                  "selected versions, each coloured by its own threshold (docs/drift.md): psi "
+                  "0.1 / 0.25, jensenshannon, ks, wasserstein_normed, missing_share 0.1.",
+                  [target(f'max by (ml_feature_name, ml_drift_method) (ml_feature_drift_ratio{{{MODEL}, ml_feature_name=~"$feature", ml_drift_method!~".*_pvalue|chisquare"}})',
                           "{{ml_feature_name}} {{ml_drift_method}}", instant=True)],
                   thresholds=steps((None, GREEN), (0.1, RED)), overrides=method_overrides,
                   options={"orientation": "horizontal", "displayMode": "gradient",
@@ -569,7 +570,7 @@ def model_quality():
         var_query("feature", "Feature", 'label_values(ml_feature_drift_ratio{job="$job", ml_model_name="$model"}, ml_feature_name)',
                   multi=True, description="Features of the drift reference"),
         var_custom("method", "Drift method", ["psi", "jensenshannon", "ks", "wasserstein_normed", "chisquare",
-                                              "ks_pvalue", "chisquare_pvalue"],
+                                              "ks_pvalue", "chisquare_pvalue", "missing_share"],
                    "The statistic of the 'Feature drift ($method)' panel (docs/drift.md)."),
         SERVICE, JAEGER,
     ]
