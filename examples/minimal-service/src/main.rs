@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use mlotel::{Model, instrument_ml};
-use mlotel_actix::{ApiError, ServiceTelemetry, json_config};
+use mlotel_actix::{ApiError, RequestLimits, ServiceTelemetry, json_config};
 
 const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
 const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
@@ -109,6 +109,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = HttpServer::new(move || {
         App::new()
+            // Inner: overlong paths, compressed bodies and stalled uploads are refused
+            // before routing, and still counted and traced by the outer telemetry.
+            .wrap(RequestLimits::new())
             .wrap(service.request_telemetry())
             .configure(|config| service.configure(config))
             .app_data(json_config(16 * 1024))
