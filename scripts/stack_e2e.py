@@ -548,8 +548,6 @@ def check_scale_out(bin_dir, workdir, procs, jaeger, jaeger_otlp_grpc):
 # The test fails when one of them gets data too, so that this list stays true.
 OTLP_PATH_GAPS = {
     "up{": "a pushing service has no scrape of its own, so no up series",
-    "ml_prediction_confidence_ratio": "the collector names the unit-1 histogram ml_prediction_confidence_* "
-                                      "(the _ratio suffix only for gauges); the predictor's /metrics adds _ratio",
 }
 
 

@@ -379,8 +379,14 @@ def model_quality():
     ]
     ok = f'{MODEL}, ml_prediction_outcome="ok"'
     preds = f"ml_predictions_total{{{MODEL}}}"
-    conf_mean = (f"sum by (ml_model_version) (rate(ml_prediction_confidence_ratio_sum{{{MODEL}}}[{RATE}])) / "
-                 f"sum by (ml_model_version) (rate(ml_prediction_confidence_ratio_count{{{MODEL}}}[{RATE}]))")
+    # The confidence histogram is ml_prediction_confidence_ratio_* on the service's own
+    # /metrics and ml_prediction_confidence_* through the Collector (which adds the unit-1
+    # suffix to gauges only): `or` of the two aggregates reads either path, and a service
+    # on both paths at once is read from its scrape (same labels after the sum: no double).
+    def confidence(part, by, fn="rate"):
+        return (f"(sum by ({by}) ({fn}(ml_prediction_confidence_ratio_{part}{{{MODEL}}}[{RATE}])) or "
+                f"sum by ({by}) ({fn}(ml_prediction_confidence_{part}{{{MODEL}}}[{RATE}])))")
+    conf_mean = f'{confidence("sum", "ml_model_version")} / {confidence("count", "ml_model_version")}'
     p95 = f"histogram_quantile(0.95, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))"
     error_ratio = (f'(sum by (ml_model_version) (rate(ml_predictions_total{{{MODEL}, ml_prediction_outcome!="ok"}}[{RATE}])) '
                    f"or sum by (ml_model_version) (rate({preds}[{RATE}])) * 0) / sum by (ml_model_version) (rate({preds}[{RATE}]))")
@@ -452,7 +458,7 @@ def model_quality():
     lay.add(panel("heatmap", "Confidence distribution", "ml.prediction.confidence histogram: "
                   "how sure the model is, over time (all selected versions; buckets 0.1 ... 0.9, "
                   "0.95, 0.99).",
-                  [target(f"sum by (le) (increase(ml_prediction_confidence_ratio_bucket{{{MODEL}}}[{RATE}]))",
+                  [target(confidence("bucket", "le", "increase"),
                           "{{le}}", fmt="heatmap")],
                   options={"calculate": False, "yAxis": {"unit": "percentunit"},
                            "color": {"scheme": "Blues", "mode": "scheme"},
