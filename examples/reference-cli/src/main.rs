@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mlotel::drift::reference::{
-    CsvOptions, DEFAULT_BINS, DEFAULT_TOP_CATEGORIES, FeatureProfile, FitOptions, MAX_BINS,
-    NumericProfile, Reference, ReferenceError,
+    CalibrationOptions, CsvOptions, DEFAULT_BINS, DEFAULT_TOP_CATEGORIES, FeatureProfile,
+    FitOptions, MAX_BINS, NumericProfile, Reference, ReferenceError,
 };
 
 const USAGE: &str = "\
@@ -37,6 +37,13 @@ fit <DATA.csv>
                              confidence profile and is not a feature.
     --exclude COL            Column COL is not a feature (ids, targets, timestamps).
                              Repeatable.
+    --calibrate-window N     Also fit drift thresholds for PSI, Jensen-Shannon and
+                             Wasserstein from the reference itself, for windows of N
+                             predictions (the service's window size): the 99th percentile
+                             of each statistic over simulated windows drawn from the
+                             reference, stored in the profile (docs/drift.md).
+    --calibrate-quantile Q   The quantile taken as threshold, in (0, 1) (default 0.99,
+                             about 1 % false alarms). Needs --calibrate-window.
     -o, --output FILE        Write the JSON to FILE instead of standard output.
 
 check <REFERENCE.json>
@@ -50,6 +57,7 @@ Exit status: 0 on success, 2 on any error (the message goes to standard error).
 
 Example:
     mlotel-reference fit examples/reference-cli/data/iris.csv --label-column species -o iris.json
+    mlotel-reference fit examples/reference-cli/data/iris.csv --calibrate-window 500 -o iris.json
     mlotel-reference check iris.json --features sepal_length,sepal_width,petal_length,petal_width
 ";
 
@@ -93,6 +101,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
 fn fit(mut args: Args) -> Result<(), String> {
     let mut data: Option<PathBuf> = None;
     let mut output: Option<PathBuf> = None;
+    let mut calibration: Option<CalibrationOptions> = None;
+    let mut quantile: Option<f64> = None;
     let mut options = CsvOptions {
         fit: FitOptions {
             bins: DEFAULT_BINS,
@@ -118,6 +128,27 @@ fn fit(mut args: Args) -> Result<(), String> {
             Some("--label-column") => options.label_column = Some(args.value_of(&arg)?),
             Some("--confidence-column") => options.confidence_column = Some(args.value_of(&arg)?),
             Some("--exclude") => options.exclude.push(args.value_of(&arg)?),
+            Some("--calibrate-window") => {
+                let window = parse_count(&arg, &args.value_of(&arg)?)?;
+                if window == 0 {
+                    return Err("--calibrate-window must be at least 1".to_owned());
+                }
+                calibration = Some(CalibrationOptions {
+                    window: window as u64,
+                    ..CalibrationOptions::default()
+                });
+            }
+            Some("--calibrate-quantile") => {
+                let value = args.value_of(&arg)?;
+                match value.parse::<f64>() {
+                    Ok(q) if q > 0.0 && q < 1.0 => quantile = Some(q),
+                    _ => {
+                        return Err(format!(
+                            "--calibrate-quantile expects a number between 0 and 1, got `{value}`"
+                        ));
+                    }
+                }
+            }
             Some("-o" | "--output") => output = Some(args.value_of(&arg)?.into()),
             Some(_) => return Err(format!("fit: unknown option `{}` (see --help)", arg.name)),
             None if data.is_none() => data = Some(arg.name.into()),
@@ -127,8 +158,22 @@ fn fit(mut args: Args) -> Result<(), String> {
     let Some(data) = data else {
         return Err("fit: missing the CSV file (mlotel-reference fit <DATA.csv>)".to_owned());
     };
-    let reference =
+    let mut reference =
         Reference::from_csv_path(&data, options).map_err(|error| describe(&data, &error))?;
+    match (calibration, quantile) {
+        (Some(mut calibration), quantile) => {
+            if let Some(quantile) = quantile {
+                calibration.quantile = quantile;
+            }
+            reference = reference
+                .calibrate(calibration)
+                .map_err(|error| describe(&data, &error))?;
+        }
+        (None, Some(_)) => {
+            return Err("--calibrate-quantile needs --calibrate-window".to_owned());
+        }
+        (None, None) => {}
+    }
     match output {
         Some(path) => reference.save(&path).map_err(|error| error.to_string()),
         None => write_stdout(&(reference.to_json() + "\n")),

@@ -131,6 +131,60 @@ fn options_shape_the_profile() {
 }
 
 #[test]
+fn calibration_stores_thresholds_fitted_from_the_reference() {
+    let iris = iris();
+    let out = temp("iris-calibrated.json");
+    let plain = temp("iris-plain.json");
+    let fit = |extra: &[&str], path: &PathBuf| {
+        let mut args = vec!["fit", iris.to_str().unwrap(), "-o", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let output = run(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let reference = Reference::load(path).unwrap();
+        let _ = std::fs::remove_file(path);
+        reference
+    };
+    let calibrated = fit(
+        &["--calibrate-window", "200", "--calibrate-quantile=0.95"],
+        &out,
+    );
+    let plain = fit(&[], &plain);
+    let thresholds = calibrated.features[0]
+        .as_numeric()
+        .unwrap()
+        .calibration
+        .clone()
+        .expect("thresholds stored");
+    assert!(
+        plain.features[0]
+            .as_numeric()
+            .unwrap()
+            .calibration
+            .is_none()
+    );
+    let text = format!("{thresholds:?}");
+    assert!(text.contains("200"), "window size recorded: {text}");
+
+    for (args, message) in [
+        (
+            vec!["--calibrate-quantile", "0.9"],
+            "needs --calibrate-window",
+        ),
+        (vec!["--calibrate-window", "0"], "at least 1"),
+        (
+            vec!["--calibrate-window", "100", "--calibrate-quantile", "1.5"],
+            "between 0 and 1",
+        ),
+    ] {
+        let mut all = vec!["fit", iris.to_str().unwrap()];
+        all.extend(args);
+        let output = run(&all);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
+}
+
+#[test]
 fn check_summarises_and_checks_features() {
     let iris = iris();
     let out = temp("check.json");
