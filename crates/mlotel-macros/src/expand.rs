@@ -382,7 +382,7 @@ fn setup(args: &Args, sig: &syn::Signature) -> syn::Result<TokenStream> {
         };
         setup.extend(quote! {
             #[allow(unused_mut)]
-            let mut __mlotel_guard = ::mlotel::__private::Guard::start(#model_lookup, #span_name);
+            let mut __mlotel_guard = ::mlotel::__private::start_call(#model_lookup, #span_name);
         });
         if let Some((_, features)) = &args.features {
             // Spanned at the argument, like the row: rustc reports an unmet bound of a

@@ -26,26 +26,27 @@ pub trait FeatureRows {
     fn feature_rows(&self) -> &[Self::Row];
 }
 
-trait FeatureValue: Copy {
+/// A number a row holds: `f64`, `f32`, or an `Option` of either for a missing value.
+trait NumericValue: Copy {
     fn value(self) -> Option<f64>;
 }
-impl FeatureValue for f64 {
+impl NumericValue for f64 {
     fn value(self) -> Option<f64> {
         Some(self)
     }
 }
-impl FeatureValue for f32 {
+impl NumericValue for f32 {
     fn value(self) -> Option<f64> {
         Some(f64::from(self))
     }
 }
-impl<V: FeatureValue> FeatureValue for Option<V> {
+impl<V: NumericValue> NumericValue for Option<V> {
     fn value(self) -> Option<f64> {
-        self.and_then(FeatureValue::value)
+        self.and_then(NumericValue::value)
     }
 }
 
-fn visit_values<V: FeatureValue>(values: &[V], mut visit: impl FnMut(usize, Option<f64>)) {
+fn visit_values<V: NumericValue>(values: &[V], mut visit: impl FnMut(usize, Option<f64>)) {
     for (index, value) in values.iter().enumerate() {
         visit(index, value.value().filter(|value| !value.is_nan()));
     }

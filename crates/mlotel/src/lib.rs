@@ -62,48 +62,52 @@
 #[doc = include_str!("../../../README.md")]
 struct ReadmeExamples;
 
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+mod bounded_names;
+mod call_site;
 mod config;
 pub mod drift;
 mod error;
-mod export_health;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-mod export_wrappers;
+mod export;
 mod features;
-mod labels;
 mod logging;
 mod model;
 pub mod names;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-mod otlp;
 mod output;
-#[cfg(feature = "prometheus")]
-mod prometheus;
+mod probes;
 mod redact;
-mod registry;
-mod resource;
-mod span_limits;
-mod stripes;
+mod spans;
+mod stage;
 mod telemetry;
+
+/// What `#[instrument_ml]` expands to that is not public API: the call site's model
+/// lookup, the sub-step span and the output probes. Names and signatures change without
+/// notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call_site::{
+        CallSite, SiteModel, model, model_with_default_version, start_call,
+    };
+    pub use crate::probes::*;
+    pub use crate::stage::StageGuard;
+    pub use opentelemetry::context::FutureExt;
+}
 
 #[doc = include_str!("instrument_ml.md")]
 pub use mlotel_macros::instrument_ml;
 
+pub use bounded_names::UNDECLARED_LABEL_CAP;
 pub use config::{Protocol, Sampler};
 pub use error::{ConfigError, InstallError};
-pub use export_health::{ExportMonitor, ExporterStatus};
+pub use export::{ExportMonitor, ExporterStatus};
+#[cfg(feature = "prometheus")]
+pub use export::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
 pub use features::{FeatureRow, FeatureRows};
-pub use labels::UNDECLARED_LABEL_CAP;
 pub use logging::JsonLogFormat;
 pub use model::{
-    ActiveGuard, Model, ModelBuilder, ModelSnapshot, Outcome, PredictionSpan, UNNAMED_FEATURE_CAP,
+    ActiveGuard, Model, ModelBuilder, ModelSnapshot, Outcome, PredictionCall, PredictionSpan,
+    UNNAMED_FEATURE_CAP, registered_models,
 };
 pub use output::{
     BatchOutput, ErrorType, IntoConfidence, IntoLabel, Label, Prediction, PredictionOutput,
 };
-#[cfg(feature = "prometheus")]
-pub use prometheus::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
-pub use registry::registered_models;
 pub use telemetry::{ShutdownError, Telemetry, TelemetryBuilder};

@@ -19,6 +19,14 @@ pub enum Label<'a> {
     Bool(bool),
 }
 
+/// A confidence as recorded anywhere: NaN and ±∞ are no confidence, finite values are
+/// clamped into `0..=1` (docs/metrics.md).
+pub(crate) fn valid_confidence(confidence: Option<f64>) -> Option<f64> {
+    confidence
+        .filter(|value| value.is_finite())
+        .map(|value| value.clamp(0.0, 1.0))
+}
+
 /// What one prediction says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Prediction<'a> {

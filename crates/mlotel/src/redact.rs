@@ -62,6 +62,11 @@ impl RedactedEndpoint {
     }
 
     /// `message` with every secret of the endpoint replaced.
+    // Only the OTLP exporters have errors to scrub.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
     pub(crate) fn scrub(&self, message: &str) -> String {
         self.secrets
             .iter()

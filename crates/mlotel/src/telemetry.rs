@@ -5,17 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry::global;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{InstrumentationScope, global};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use opentelemetry_sdk::metrics::PeriodicReader;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
@@ -23,23 +19,16 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Settings, Signal};
+use crate::config::{self, CodeSettings, Env, Protocol, Sampler, Signal};
 use crate::error::InstallError;
-use crate::export_health::{self, ExportCounters, ExportMonitor, ExporterStatus};
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use crate::export_wrappers::{
-    CountingLogExporter, CountingMetricExporter, SpanQueueLimits, bounded_span_pipeline,
-};
-use crate::logging::{self, JsonLogFormat};
-use crate::model::{Model, ModelBuilder, ModelSet, ModelState, SpanPolicy, TracingState};
-use crate::names;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-use crate::otlp::{self, ExportRuntime};
 #[cfg(feature = "prometheus")]
-use crate::prometheus::PrometheusHandle;
-use crate::registry;
-use crate::resource;
-use crate::span_limits::SpanLimitSettings;
+use crate::export::PrometheusHandle;
+use crate::export::{self, ExportMonitor, ExporterStatus, Pipelines};
+use crate::logging::{self, JsonLogFormat};
+use crate::model::registry;
+use crate::model::state::{ModelSet, ModelState};
+use crate::model::{Model, ModelBuilder};
+use crate::spans::{self, TracingState};
 
 /// Configures telemetry in code; every value can be overridden by its `OTEL_*` variable.
 #[must_use = "call build() or install()"]
@@ -213,13 +202,10 @@ impl TelemetryBuilder {
         // A disabled SDK must not touch propagation: its always-off sampler would clear the
         // sampled flag of every trace passing through.
         if !telemetry.sdk_disabled {
-            global::set_tracer_provider(telemetry.tracer_provider.clone());
-            global::set_meter_provider(telemetry.meter_provider.clone());
-            registry::install(
-                telemetry.meter(),
-                Arc::clone(&telemetry.models),
-                Arc::clone(&telemetry.tracing),
-            );
+            global::set_tracer_provider(telemetry.tracer_provider().clone());
+            global::set_meter_provider(telemetry.meter_provider().clone());
+            spans::install(Arc::clone(&telemetry.tracing));
+            registry::install(telemetry.meter(), Arc::clone(&telemetry.models));
             global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
                 Box::new(TraceContextPropagator::new()),
                 Box::new(BaggagePropagator::new()),
@@ -233,7 +219,7 @@ impl TelemetryBuilder {
             service = %telemetry.service_name,
             traces = %telemetry.exporters_of(Signal::Traces),
             metrics = %telemetry.exporters_of(Signal::Metrics),
-            prometheus = telemetry.has_prometheus(),
+            prometheus = telemetry.pipelines.has_prometheus(),
             "telemetry installed"
         );
         Ok(telemetry)
@@ -247,13 +233,6 @@ impl TelemetryBuilder {
 #[must_use = "dropping Telemetry shuts telemetry down at once"]
 pub struct Telemetry {
     service_name: String,
-    resource: opentelemetry_sdk::Resource,
-    tracer_provider: SdkTracerProvider,
-    meter_provider: SdkMeterProvider,
-    logger_provider: Option<SdkLoggerProvider>,
-    #[cfg(feature = "prometheus")]
-    prometheus: Option<PrometheusHandle>,
-    exporters: Vec<Arc<ExportCounters>>,
     warnings: Vec<String>,
     rust_log: Option<String>,
     sdk_disabled: bool,
@@ -263,9 +242,7 @@ pub struct Telemetry {
     /// Models bound to this meter provider: its collections hand their stripes over.
     models: Arc<ModelSet>,
     tracing: Arc<TracingState>,
-    /// Declared last so it is dropped after the providers have shut down.
-    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-    _runtime: ExportRuntime,
+    pipelines: Pipelines,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -298,148 +275,27 @@ impl Telemetry {
     }
 
     fn from_settings(
-        settings: Settings,
+        settings: config::Settings,
         env: Env,
         span_processors: Vec<Box<dyn SpanProcessor>>,
     ) -> Result<Self, InstallError> {
-        let resource = resource::build(&settings);
-        let resource_for_status = resource.clone();
-        #[cfg_attr(
-            not(any(feature = "otlp-grpc", feature = "otlp-http")),
-            allow(unused_mut)
-        )]
-        let mut exporters = Vec::new();
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        let mut runtime = ExportRuntime::new();
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        let mut counters_for = |signal: Signal, target: &config::OtlpTarget| {
-            let counters = ExportCounters::new(
-                signal,
-                otlp::component_type(signal, target.protocol),
-                &target.endpoint,
-            );
-            exporters.push(Arc::clone(&counters));
-            counters
-        };
-
-        #[cfg_attr(
-            not(any(feature = "otlp-grpc", feature = "otlp-http")),
-            allow(unused_mut)
-        )]
-        let mut tracer_provider = SdkTracerProvider::builder()
-            .with_resource(resource.clone())
-            .with_span_limits(settings.span_limits.sdk())
-            .with_sampler(sdk_sampler(if settings.sdk_disabled {
-                Sampler::AlwaysOff
-            } else {
-                settings.sampler
-            }));
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        if let Some(target) = &settings.traces {
-            let exporter = otlp::span_exporter(&mut runtime, target)?;
-            let limits = SpanQueueLimits {
-                spans: settings.span_queue_capacity,
-                bytes: settings.span_queue_max_bytes,
-                span: settings.span_limits,
-            };
-            let processor = bounded_span_pipeline(
-                exporter,
-                counters_for(Signal::Traces, target),
-                limits,
-                |exporter| {
-                    let mut config = BatchConfigBuilder::default()
-                        .with_max_queue_size(settings.span_queue_capacity);
-                    if let Some(delay) = settings.span_schedule_delay {
-                        config = config.with_scheduled_delay(delay);
-                    }
-                    BatchSpanProcessor::builder(exporter)
-                        .with_batch_config(config.build())
-                        .build()
-                },
-            );
-            tracer_provider = tracer_provider.with_span_processor(processor);
-        }
-
-        #[cfg_attr(
-            not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "prometheus")),
-            allow(unused_mut)
-        )]
-        let mut meter_provider = SdkMeterProvider::builder().with_resource(resource.clone());
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        if let Some(target) = &settings.metrics {
-            let exporter = CountingMetricExporter {
-                inner: otlp::metric_exporter(&mut runtime, target)?,
-                counters: counters_for(Signal::Metrics, target),
-            };
-            meter_provider = meter_provider.with_reader(
-                PeriodicReader::builder(exporter)
-                    .with_interval(settings.metric_export_interval)
-                    .build(),
-            );
-        }
-        #[cfg(feature = "prometheus")]
-        let prometheus = if settings.prometheus {
-            let (handle, reader) = PrometheusHandle::new()?;
-            meter_provider = meter_provider.with_reader(reader);
-            Some(handle)
-        } else {
-            None
-        };
-
-        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-        let logger_provider: Option<SdkLoggerProvider> = None;
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        let logger_provider = match &settings.logs {
-            Some(target) => Some(
-                SdkLoggerProvider::builder()
-                    .with_resource(resource)
-                    .with_batch_exporter(CountingLogExporter {
-                        inner: otlp::log_exporter(&mut runtime, target)?,
-                        counters: counters_for(Signal::Logs, target),
-                    })
-                    .build(),
-            ),
-            None => None,
-        };
-
-        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        let tracing_exported = settings.traces.is_some() || !span_processors.is_empty();
-        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-        let tracing_exported = !span_processors.is_empty();
-        for processor in span_processors {
-            tracer_provider = tracer_provider.with_span_processor(BoxedSpanProcessor {
-                inner: processor,
-                limits: settings.span_limits,
-            });
-        }
-        let tracer_provider = tracer_provider.build();
+        let pipelines = Pipelines::build(&settings, span_processors)?;
         let telemetry = Self {
+            tracing: Arc::new(TracingState {
+                tracer: pipelines.tracer_provider.tracer_with_scope(export::scope()),
+                policy: pipelines.span_policy,
+            }),
             service_name: settings.service_name,
-            resource: resource_for_status,
-            meter_provider: meter_provider.build(),
-            logger_provider,
-            #[cfg(feature = "prometheus")]
-            prometheus,
-            exporters,
             warnings: settings.warnings,
             rust_log: env.rust_log(),
             sdk_disabled: settings.sdk_disabled,
             shutdown_timeout: settings.shutdown_timeout,
             shut_down: false,
             models: Arc::new(ModelSet::default()),
-            tracing: Arc::new(TracingState {
-                tracer: tracer_provider.tracer_with_scope(scope()),
-                policy: SpanPolicy::new(
-                    !settings.sdk_disabled && tracing_exported,
-                    settings.sampler,
-                ),
-            }),
-            tracer_provider,
-            #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-            _runtime: runtime,
+            pipelines,
         };
-        telemetry.models.register_collection(&telemetry.meter());
-        export_health::register_self_metrics(&telemetry.meter(), &telemetry.exporters);
+        telemetry.models.observe_on(&telemetry.meter());
+        export::health::observe_on(&telemetry.meter(), &telemetry.pipelines.exporters);
         Ok(telemetry)
     }
 
@@ -456,35 +312,39 @@ impl Telemetry {
     /// The resource every signal carries (`service.name`, `service.version`,
     /// `deployment.environment.name`, ...), as resolved from code and the environment.
     pub fn resource(&self) -> &opentelemetry_sdk::Resource {
-        &self.resource
+        &self.pipelines.resource
     }
 
     /// A cheap, cloneable reader of [`Telemetry::export_status`], for health endpoints
     /// that outlive a borrow of the `Telemetry`.
     pub fn export_monitor(&self) -> ExportMonitor {
         ExportMonitor {
-            exporters: self.exporters.clone().into(),
+            exporters: self.pipelines.exporters.clone().into(),
         }
     }
 
     /// The tracer provider (already global after [`TelemetryBuilder::install`]).
     pub fn tracer_provider(&self) -> &SdkTracerProvider {
-        &self.tracer_provider
+        &self.pipelines.tracer_provider
     }
 
     /// The meter provider (already global after [`TelemetryBuilder::install`]).
     pub fn meter_provider(&self) -> &SdkMeterProvider {
-        &self.meter_provider
+        &self.pipelines.meter_provider
     }
 
     /// mlotel's meter, for instruments of your own that should share the pipeline.
     pub fn meter(&self) -> opentelemetry::metrics::Meter {
         use opentelemetry::metrics::MeterProvider as _;
-        self.meter_provider.meter_with_scope(scope())
+        self.pipelines
+            .meter_provider
+            .meter_with_scope(export::scope())
     }
 
     fn tracer(&self) -> SdkTracer {
-        self.tracer_provider.tracer_with_scope(scope())
+        self.pipelines
+            .tracer_provider
+            .tracer_with_scope(export::scope())
     }
 
     /// Creates the telemetry of one model version bound to this `Telemetry` only, e.g.
@@ -503,14 +363,7 @@ impl Telemetry {
     /// The Prometheus exposition of every instrument, if the `prometheus` exporter is on.
     #[cfg(feature = "prometheus")]
     pub fn prometheus(&self) -> Option<PrometheusHandle> {
-        self.prometheus.clone()
-    }
-
-    fn has_prometheus(&self) -> bool {
-        #[cfg(feature = "prometheus")]
-        return self.prometheus.is_some();
-        #[cfg(not(feature = "prometheus"))]
-        false
+        self.pipelines.prometheus()
     }
 
     /// Health of each OTLP exporter: items sent, failed and dropped, last success.
@@ -545,7 +398,7 @@ impl Telemetry {
             .with_error_records_to_exceptions(true);
         // Not an `Option` layer: a `None` layer reports a max level of OFF, which would
         // disable every `tracing` span of a subscriber made of this layer alone.
-        match &self.logger_provider {
+        match &self.pipelines.logger_provider {
             Some(provider) => {
                 let logs = opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(
                     provider,
@@ -562,13 +415,14 @@ impl Telemetry {
     /// Exports everything recorded so far, waiting for the exporters.
     pub fn force_flush(&self) -> Result<(), ShutdownError> {
         let mut failures = Vec::new();
-        if let Err(error) = self.tracer_provider.force_flush() {
+        if let Err(error) = self.pipelines.tracer_provider.force_flush() {
             failures.push(format!("traces: {error}"));
         }
-        if let Err(error) = self.meter_provider.force_flush() {
+        if let Err(error) = self.pipelines.meter_provider.force_flush() {
             failures.push(format!("metrics: {error}"));
         }
         if let Some(Err(error)) = self
+            .pipelines
             .logger_provider
             .as_ref()
             .map(SdkLoggerProvider::force_flush)
@@ -595,6 +449,7 @@ impl Telemetry {
         }
         let deadline = Instant::now() + self.shutdown_timeout;
         let lost_before: Vec<u64> = self
+            .pipelines
             .exporters
             .iter()
             .map(|counters| counters.lost())
@@ -608,6 +463,7 @@ impl Telemetry {
                     .find(|(failed, _)| *failed == signal)
                     .map(|(_, error)| error);
                 let lost_now: Vec<_> = self
+                    .pipelines
                     .exporters
                     .iter()
                     .zip(&lost_before)
@@ -627,8 +483,8 @@ type ShutdownStep = (Signal, Box<dyn FnOnce(Duration) -> OTelSdkResult + Send>);
 
 impl Telemetry {
     fn providers(&self) -> Vec<ShutdownStep> {
-        let tracer_provider = self.tracer_provider.clone();
-        let meter_provider = self.meter_provider.clone();
+        let tracer_provider = self.pipelines.tracer_provider.clone();
+        let meter_provider = self.pipelines.meter_provider.clone();
         let mut steps: Vec<ShutdownStep> = vec![
             (
                 Signal::Traces,
@@ -639,7 +495,7 @@ impl Telemetry {
                 Box::new(move |timeout| meter_provider.shutdown_with_timeout(timeout)),
             ),
         ];
-        if let Some(logger_provider) = self.logger_provider.clone() {
+        if let Some(logger_provider) = self.pipelines.logger_provider.clone() {
             steps.push((
                 Signal::Logs,
                 Box::new(move |timeout| logger_provider.shutdown_with_timeout(timeout)),
@@ -753,56 +609,5 @@ fn into_result(failures: Vec<String>) -> Result<(), ShutdownError> {
         Ok(())
     } else {
         Err(ShutdownError { failures })
-    }
-}
-
-fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(names::SCOPE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
-}
-
-fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
-    use opentelemetry_sdk::trace::Sampler as Sdk;
-    match sampler {
-        Sampler::AlwaysOn => Sdk::AlwaysOn,
-        Sampler::AlwaysOff => Sdk::AlwaysOff,
-        Sampler::TraceIdRatio(ratio) => Sdk::TraceIdRatioBased(ratio),
-        Sampler::ParentBasedAlwaysOn => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
-        Sampler::ParentBasedAlwaysOff => Sdk::ParentBased(Box::new(Sdk::AlwaysOff)),
-        Sampler::ParentBasedTraceIdRatio(ratio) => {
-            Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(ratio)))
-        }
-    }
-}
-
-/// Lets a boxed processor from [`TelemetryBuilder::span_processor`] go where the SDK wants
-/// a concrete type; its spans get the value-length limit as the OTLP pipeline's do.
-#[derive(Debug)]
-struct BoxedSpanProcessor {
-    inner: Box<dyn SpanProcessor>,
-    limits: SpanLimitSettings,
-}
-
-impl SpanProcessor for BoxedSpanProcessor {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.inner.on_start(span, cx);
-    }
-
-    fn on_end(&self, mut span: opentelemetry_sdk::trace::SpanData) {
-        self.limits.apply(&mut span);
-        self.inner.on_end(span);
-    }
-
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-        self.inner.set_resource(resource);
     }
 }

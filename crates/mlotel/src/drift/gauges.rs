@@ -1,18 +1,30 @@
 //! The drift gauges. Their callbacks run at collection time (an OTLP export or a
-//! Prometheus scrape): each asks every live model for its report; the first hands the
-//! stripes over and computes it, the others of that collection reuse it.
+//! Prometheus scrape): each asks its [`DriftSources`] for every model's report; the first
+//! gauge of a collection has the stripes handed over and the report computed, the others
+//! reuse it.
 
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableGauge};
 
-use super::monitor::{DistributionDrift, DriftReport};
-use crate::model::{ModelSet, ModelState};
+use super::report::{DistributionDrift, DriftReport};
 use crate::names::{self, InstrumentSpec, attr};
 
-/// Registers every drift gauge on `meter`, reporting the live models of `models`.
-pub(crate) fn register(meter: &Meter, models: &Arc<ModelSet>) {
+/// One model version's report, with the attributes that name the model.
+pub(crate) struct ReportedDrift<'a> {
+    pub(crate) model_attributes: &'a [KeyValue],
+    pub(crate) report: &'a DriftReport,
+}
+
+/// What the gauges read: the drift report of each model version being collected.
+pub(crate) trait DriftSources: Send + Sync {
+    fn for_each_report(&self, visit: &mut dyn FnMut(ReportedDrift<'_>));
+}
+
+/// Registers every drift gauge on `meter`, reporting what `models` give.
+pub(crate) fn observe_on(meter: &Meter, models: Arc<dyn DriftSources>) {
+    let models = &models;
     gauge(
         meter,
         names::FEATURE_DRIFT,
@@ -122,35 +134,32 @@ pub(crate) fn register(meter: &Meter, models: &Arc<ModelSet>) {
 }
 
 /// The model's name and version followed by `extra`.
-fn with<const N: usize>(model: &ModelState, extra: [KeyValue; N]) -> Vec<KeyValue> {
-    model
-        .model_attributes
-        .iter()
-        .cloned()
-        .chain(extra)
-        .collect()
+fn with<const N: usize>(model_attributes: &[KeyValue], extra: [KeyValue; N]) -> Vec<KeyValue> {
+    model_attributes.iter().cloned().chain(extra).collect()
 }
 
 /// Observes one value with its attributes.
 type Observe<'a> = &'a mut dyn FnMut(f64, Vec<KeyValue>);
 
 /// What one gauge reports of a model's drift report.
-type Report = fn(&ModelState, &DriftReport, Observe<'_>);
+type Report = fn(&[KeyValue], &DriftReport, Observe<'_>);
 
-fn gauge(meter: &Meter, spec: InstrumentSpec, models: &Arc<ModelSet>, report: Report) {
+fn gauge(meter: &Meter, spec: InstrumentSpec, models: &Arc<dyn DriftSources>, report: Report) {
     let models = Arc::clone(models);
     let _gauge: ObservableGauge<f64> = meter
         .f64_observable_gauge(spec.name)
         .with_unit(spec.unit)
         .with_description(spec.description)
         .with_callback(move |observer| {
-            for model in models.live() {
-                if let Some(drift) = model.drift_report_for_collection() {
-                    report(&model, &drift, &mut |value, attributes| {
+            models.for_each_report(&mut |drift| {
+                report(
+                    drift.model_attributes,
+                    drift.report,
+                    &mut |value, attributes| {
                         observer.observe(value, &attributes);
-                    });
-                }
-            }
+                    },
+                );
+            });
         })
         .build();
 }

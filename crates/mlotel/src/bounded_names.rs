@@ -19,7 +19,7 @@ pub(crate) const OTHER: usize = 1;
 const FIRST_NAMED: usize = 2;
 
 #[derive(Debug)]
-pub(crate) struct LabelTable {
+pub(crate) struct BoundedNames {
     declared: bool,
     names: Box<[OnceLock<Arc<str>>]>,
     other: Arc<str>,
@@ -27,7 +27,7 @@ pub(crate) struct LabelTable {
     adding: Mutex<()>,
 }
 
-impl LabelTable {
+impl BoundedNames {
     pub(crate) fn new(declared: &[String], undeclared_cap: usize) -> Self {
         let capacity = if declared.is_empty() {
             undeclared_cap
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn declared_labels_map_names_and_indices_and_bound_the_rest() {
-        let table = LabelTable::new(
+        let table = BoundedNames::new(
             &["setosa".into(), "versicolor".into()],
             UNDECLARED_LABEL_CAP,
         );
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn undeclared_labels_are_remembered_up_to_the_cap() {
-        let table = LabelTable::new(&[], UNDECLARED_LABEL_CAP);
+        let table = BoundedNames::new(&[], UNDECLARED_LABEL_CAP);
         let seven = table.slot(Some(Label::Integer(7)));
         assert_eq!(table.slot(Some(Label::Text("7"))), seven);
         assert_eq!(table.name(seven).as_deref(), Some("7"));

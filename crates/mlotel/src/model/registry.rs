@@ -1,14 +1,16 @@
-//! The process-wide registry behind `#[instrument_ml]`: model versions by name and version,
-//! and the installed telemetry they record to. Models live for the whole process (they are
-//! few and made at start-up), so call sites can keep a `&'static` to theirs.
+//! The process-wide directory behind `#[instrument_ml]`: model versions by name and
+//! version, and the installed meter they record to. Models live for the whole process
+//! (they are few and made at start-up), so call sites can keep a `&'static` to theirs.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use opentelemetry::metrics::Meter;
 
-use crate::model::{Model, ModelBuilder, ModelSet, ModelState, SpanPolicy, TracingState};
+use super::builder::ModelBuilder;
+use super::handle::Model;
+use super::state::{ModelSet, ModelState};
+use crate::drift::reference::ReferenceError;
+use crate::names::OTHER_LABEL;
 
 struct Installed {
     meter: Meter,
@@ -17,17 +19,6 @@ struct Installed {
 
 static MODELS: RwLock<Vec<&'static Arc<ModelState>>> = RwLock::new(Vec::new());
 static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
-static TRACING: RwLock<Option<Arc<TracingState>>> = RwLock::new(None);
-/// The installed telemetry's [`SpanPolicy`], readable without the per-thread cache.
-static SPAN_POLICY: AtomicU8 = AtomicU8::new(0);
-/// Bumped by each installation, so threads know to refresh their cached tracing state.
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    static CACHED_TRACING: RefCell<(u64, Option<Arc<TracingState>>)> =
-        const { RefCell::new((0, None)) };
-}
-
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -41,13 +32,10 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 /// model name taken from requests cannot grow memory and series without bound.
 const AUTO_REGISTERED_CAP: usize = 64;
 
-/// Makes `meter` and `tracing` the ones every registered model records to. Holds the model
-/// list's lock throughout, so a model registered meanwhile is bound to the new telemetry.
-pub(crate) fn install(meter: Meter, models: Arc<ModelSet>, tracing: Arc<TracingState>) {
+/// Makes `meter` the one every registered model records to. Holds the model list's lock
+/// throughout, so a model registered meanwhile is bound to the new telemetry.
+pub(crate) fn install(meter: Meter, models: Arc<ModelSet>) {
     let registered = write(&MODELS);
-    SPAN_POLICY.store(tracing.policy.to_u8(), Ordering::Release);
-    *write(&TRACING) = Some(tracing);
-    GENERATION.fetch_add(1, Ordering::Release);
     *write(&INSTALLED) = Some(Installed {
         meter: meter.clone(),
         models: Arc::clone(&models),
@@ -68,7 +56,7 @@ fn find(
         .copied()
 }
 
-pub(crate) fn register(builder: ModelBuilder) -> &'static Arc<ModelState> {
+fn find_or_insert(builder: ModelBuilder) -> &'static Arc<ModelState> {
     let mut models = write(&MODELS);
     if let Some(known) = find(&models, &builder.name, &builder.version) {
         if known.registered_on_first_use() && !builder.automatic {
@@ -125,6 +113,31 @@ fn insert(
     model
 }
 
+impl ModelBuilder {
+    /// Registers the model version for `#[instrument_ml(model = .., version = ..)]` and
+    /// binds it to the installed telemetry (now, or when
+    /// [`install`](crate::TelemetryBuilder::install) runs later). Registering the same
+    /// name and version again returns the first registration.
+    ///
+    /// A drift reference whose features differ from [`features`](Self::features) is
+    /// logged as an error and left out (the model is registered without drift);
+    /// [`try_register`](Self::try_register) returns that error instead.
+    pub fn register(self) -> Model {
+        Model {
+            state: Arc::clone(find_or_insert(self.dropping_mismatched_reference())),
+        }
+    }
+
+    /// Like [`register`](Self::register), but a drift reference that does not match the
+    /// model's features is an error.
+    pub fn try_register(mut self) -> Result<Model, ReferenceError> {
+        self.check_reference()?;
+        Ok(Model {
+            state: Arc::clone(find_or_insert(self)),
+        })
+    }
+}
+
 /// Every model version registered with [`ModelBuilder::register`] or on first use by
 /// `#[instrument_ml]`, in registration order.
 pub fn registered_models() -> Vec<Model> {
@@ -136,7 +149,7 @@ pub fn registered_models() -> Vec<Model> {
         .collect()
 }
 
-const OVERFLOW_MODEL: &str = crate::names::OTHER_LABEL;
+const OVERFLOW_MODEL: &str = OTHER_LABEL;
 
 /// The registered model version, registered with default settings on first use.
 pub(crate) fn model(name: &str, version: &str) -> &'static Arc<ModelState> {
@@ -168,7 +181,7 @@ pub(crate) fn model(name: &str, version: &str) -> &'static Arc<ModelState> {
     }
     let mut builder = Model::builder(name).version(version);
     builder.automatic = true;
-    register(builder)
+    find_or_insert(builder)
 }
 
 /// The model of an attribute that gave no version: the one registered version of `name`
@@ -184,30 +197,4 @@ pub(crate) fn model_with_default_version(
     }
     drop(registered);
     model(name, crate_version)
-}
-
-pub(crate) fn span_policy() -> SpanPolicy {
-    SpanPolicy::from_u8(SPAN_POLICY.load(Ordering::Acquire))
-}
-
-/// Runs `use_it` with the installed tracing state, read from a per-thread copy so the hot
-/// path touches no shared lock or reference count. `None` before any installation.
-pub(crate) fn with_tracing<R>(use_it: impl FnOnce(&TracingState) -> Option<R>) -> Option<R> {
-    let generation = GENERATION.load(Ordering::Acquire);
-    let mut use_it = Some(use_it);
-    let from_cache = CACHED_TRACING.try_with(|cached| {
-        let stale = cached.borrow().0 != generation;
-        if let (true, Ok(mut cached)) = (stale, cached.try_borrow_mut()) {
-            *cached = (generation, read(&TRACING).clone());
-        }
-        let cached = cached.borrow();
-        let tracing = cached.1.as_deref()?;
-        use_it.take().and_then(|use_it| use_it(tracing))
-    });
-    match (from_cache, use_it) {
-        (Ok(output), _) => output,
-        // The thread is exiting and its cache is gone: read the shared state instead.
-        (Err(_), Some(use_it)) => use_it(read(&TRACING).as_deref()?),
-        (Err(_), None) => None,
-    }
 }

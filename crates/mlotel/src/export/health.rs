@@ -1,12 +1,6 @@
 //! What the exporters have done: items sent, failed and dropped per signal, the last
 //! success, rate-limited failure logs, and the `otel.sdk.*` self-metrics that expose them.
 
-// Without an OTLP feature there is no exporter to count; the types stay for the API.
-#![cfg_attr(
-    not(any(feature = "otlp-grpc", feature = "otlp-http")),
-    allow(dead_code)
-)]
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,6 +13,7 @@ use crate::names::{self, InstrumentSpec, attr};
 use crate::redact::RedactedEndpoint;
 
 /// How often at most a failing exporter logs; the failures in between are counted.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Counters of one exporter, updated by the exporter wrappers.
@@ -33,12 +28,16 @@ pub(crate) struct ExportCounters {
     dropped: AtomicU64,
     queued: AtomicU64,
     last_success_unix_ms: AtomicU64,
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     last_failure_log_unix_ms: AtomicU64,
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     failures_since_log: AtomicU64,
     failing: AtomicBool,
     last_error: Mutex<Option<String>>,
 }
 
+// Only the OTLP exporters' wrappers record; the counters are read either way.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 impl ExportCounters {
     pub(crate) fn new(signal: Signal, component_type: &'static str, endpoint: &str) -> Arc<Self> {
         Arc::new(Self {
@@ -107,6 +106,12 @@ impl ExportCounters {
         self.dropped.fetch_add(items, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl ExportCounters {
     pub(crate) fn signal(&self) -> Signal {
         self.signal
     }
@@ -114,10 +119,6 @@ impl ExportCounters {
     /// Items failed or dropped so far: what never reached the receiver.
     pub(crate) fn lost(&self) -> u64 {
         self.failed.load(Ordering::Relaxed) + self.dropped.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn record_queued(&self) {
-        self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn status(&self) -> ExporterStatus {
@@ -180,13 +181,14 @@ pub struct ExporterStatus {
     pub failing: bool,
 }
 
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 fn unix_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// Registers the `otel.sdk.*` observable counters that report every exporter's counters.
-pub(crate) fn register_self_metrics(meter: &Meter, exporters: &[Arc<ExportCounters>]) {
+pub(crate) fn observe_on(meter: &Meter, exporters: &[Arc<ExportCounters>]) {
     for (spec, signal) in [
         (names::EXPORTER_SPANS, Signal::Traces),
         (names::EXPORTER_METRIC_POINTS, Signal::Metrics),

@@ -1,4 +1,6 @@
-//! Builds the OTLP exporters (gRPC or HTTP/protobuf) for each signal from validated settings.
+//! The OTLP exporters (gRPC or HTTP/protobuf) of each signal, built from validated settings,
+//! and what they plug into the providers: the bounded span pipeline, the periodic metric
+//! reader, the log provider ([`OtlpPipelines`]).
 
 #[cfg(feature = "otlp-http")]
 use opentelemetry_otlp::WithHttpConfig;
@@ -6,9 +8,107 @@ use opentelemetry_otlp::WithHttpConfig;
 use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 
-use crate::config::{OtlpTarget, Protocol, Signal};
+use std::sync::Arc;
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+
+use super::counting::{CountingLogExporter, CountingMetricExporter};
+use super::health::ExportCounters;
+use super::span_queue::{BoundedSpanProcessor, SpanQueueLimits, bounded_span_pipeline};
+use crate::config::{OtlpTarget, Protocol, Settings, Signal};
 use crate::error::InstallError;
 use crate::redact::RedactedEndpoint;
+
+/// The batch span processor behind the bounded queue, exporting over OTLP.
+type OtlpSpanProcessor = BoundedSpanProcessor<BatchSpanProcessor>;
+
+/// What the OTLP exporters the settings ask for add to the providers.
+pub(crate) struct OtlpPipelines {
+    pub(crate) span_processor: Option<OtlpSpanProcessor>,
+    pub(crate) metric_reader:
+        Option<PeriodicReader<CountingMetricExporter<opentelemetry_otlp::MetricExporter>>>,
+    pub(crate) logger_provider: Option<SdkLoggerProvider>,
+    pub(crate) exporters: Vec<Arc<ExportCounters>>,
+    pub(crate) runtime: ExportRuntime,
+}
+
+impl OtlpPipelines {
+    pub(crate) fn build(settings: &Settings, resource: &Resource) -> Result<Self, InstallError> {
+        let mut runtime = ExportRuntime::new();
+        let mut exporters = Vec::new();
+        let mut counters_for = |signal: Signal, target: &OtlpTarget| {
+            let counters = ExportCounters::new(
+                signal,
+                component_type(signal, target.protocol),
+                &target.endpoint,
+            );
+            exporters.push(Arc::clone(&counters));
+            counters
+        };
+        let span_processor = match &settings.traces {
+            Some(target) => {
+                let exporter = span_exporter(&mut runtime, target)?;
+                let limits = SpanQueueLimits {
+                    spans: settings.span_queue_capacity,
+                    bytes: settings.span_queue_max_bytes,
+                    span: settings.span_limits,
+                };
+                Some(bounded_span_pipeline(
+                    exporter,
+                    counters_for(Signal::Traces, target),
+                    limits,
+                    |exporter| {
+                        let mut config = BatchConfigBuilder::default()
+                            .with_max_queue_size(settings.span_queue_capacity);
+                        if let Some(delay) = settings.span_schedule_delay {
+                            config = config.with_scheduled_delay(delay);
+                        }
+                        BatchSpanProcessor::builder(exporter)
+                            .with_batch_config(config.build())
+                            .build()
+                    },
+                ))
+            }
+            None => None,
+        };
+        let metric_reader = match &settings.metrics {
+            Some(target) => {
+                let exporter = CountingMetricExporter {
+                    inner: metric_exporter(&mut runtime, target)?,
+                    counters: counters_for(Signal::Metrics, target),
+                };
+                Some(
+                    PeriodicReader::builder(exporter)
+                        .with_interval(settings.metric_export_interval)
+                        .build(),
+                )
+            }
+            None => None,
+        };
+        let logger_provider = match &settings.logs {
+            Some(target) => Some(
+                SdkLoggerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_batch_exporter(CountingLogExporter {
+                        inner: log_exporter(&mut runtime, target)?,
+                        counters: counters_for(Signal::Logs, target),
+                    })
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Self {
+            span_processor,
+            metric_reader,
+            logger_provider,
+            exporters,
+            runtime,
+        })
+    }
+}
 
 /// The Tokio runtime the gRPC exporters run on. It is our own (one worker thread) so the
 /// exporters work the same whether the application uses Tokio, actix (one current-thread
@@ -55,7 +155,7 @@ impl Drop for ExportRuntime {
 }
 
 /// Semantic-convention `otel.component.type` of the exporter of `signal` over `protocol`.
-pub(crate) fn component_type(signal: Signal, protocol: Protocol) -> &'static str {
+fn component_type(signal: Signal, protocol: Protocol) -> &'static str {
     match (protocol, signal) {
         (Protocol::Grpc, Signal::Traces) => "otlp_grpc_span_exporter",
         (Protocol::Grpc, Signal::Metrics) => "otlp_grpc_metric_exporter",
@@ -104,7 +204,7 @@ macro_rules! build_exporter {
 
 // Only the gRPC exporters run on the export runtime.
 #[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
-pub(crate) fn span_exporter(
+fn span_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
 ) -> Result<opentelemetry_otlp::SpanExporter, InstallError> {
@@ -118,7 +218,7 @@ pub(crate) fn span_exporter(
 
 // Only the gRPC exporters run on the export runtime.
 #[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
-pub(crate) fn metric_exporter(
+fn metric_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
 ) -> Result<opentelemetry_otlp::MetricExporter, InstallError> {
@@ -132,7 +232,7 @@ pub(crate) fn metric_exporter(
 
 // Only the gRPC exporters run on the export runtime.
 #[cfg_attr(not(feature = "otlp-grpc"), allow(unused_variables))]
-pub(crate) fn log_exporter(
+fn log_exporter(
     runtime: &mut ExportRuntime,
     target: &OtlpTarget,
 ) -> Result<opentelemetry_otlp::LogExporter, InstallError> {

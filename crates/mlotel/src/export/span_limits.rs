@@ -3,35 +3,9 @@
 //! before any processor queues it, because the SDK has no such limit.
 
 use opentelemetry::{Array, StringValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanLimits};
+use opentelemetry_sdk::trace::{SpanData, SpanLimits, SpanProcessor};
 
-/// The resolved span limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SpanLimitSettings {
-    /// Longest string attribute value, in characters (`None`: unlimited, the spec's default).
-    pub(crate) attribute_value_length: Option<usize>,
-    pub(crate) attribute_count: u32,
-    pub(crate) event_count: u32,
-    pub(crate) link_count: u32,
-    pub(crate) event_attribute_count: u32,
-    pub(crate) link_attribute_count: u32,
-}
-
-/// The specification's default for every count limit.
-pub(crate) const DEFAULT_COUNT_LIMIT: u32 = 128;
-
-impl Default for SpanLimitSettings {
-    fn default() -> Self {
-        Self {
-            attribute_value_length: None,
-            attribute_count: DEFAULT_COUNT_LIMIT,
-            event_count: DEFAULT_COUNT_LIMIT,
-            link_count: DEFAULT_COUNT_LIMIT,
-            event_attribute_count: DEFAULT_COUNT_LIMIT,
-            link_attribute_count: DEFAULT_COUNT_LIMIT,
-        }
-    }
-}
+pub(crate) use crate::config::span_limits::SpanLimitSettings;
 
 impl SpanLimitSettings {
     /// The count limits, as the SDK enforces them while a span records.
@@ -96,6 +70,40 @@ fn truncated(text: &str, max_chars: usize) -> Option<String> {
 }
 
 /// A finished span with these attributes and events, for tests.
+/// Lets a boxed processor from `TelemetryBuilder::span_processor` go where the SDK wants a
+/// concrete type; its spans get the value-length limit as the OTLP pipeline's do.
+#[derive(Debug)]
+pub(crate) struct LimitedSpanProcessor {
+    pub(crate) inner: Box<dyn SpanProcessor>,
+    pub(crate) limits: SpanLimitSettings,
+}
+
+impl SpanProcessor for LimitedSpanProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        self.limits.apply(&mut span);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_span(
     attributes: Vec<opentelemetry::KeyValue>,

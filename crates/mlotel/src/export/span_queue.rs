@@ -1,8 +1,8 @@
-//! Wrappers around the SDK's exporters and span processor that feed [`ExportCounters`]:
-//! every batch is counted as delivered or failed, and spans beyond the queue's capacity (in
-//! spans and in bytes) are dropped (and counted) instead of blocking or growing memory.
+//! The span pipeline's queue, bounded in spans and in bytes: a sampled span is cut to the
+//! value-length limit, then admitted to the batch processor only while the spans waiting
+//! for export stay within both budgets; overflow is dropped and counted instead of
+//! blocking or growing memory. Slots are released when the exporter is done with a batch.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,14 +10,11 @@ use std::time::Duration;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
-use crate::export_health::ExportCounters;
-use crate::span_limits::SpanLimitSettings;
+use super::counting::record;
+use super::health::ExportCounters;
+use super::span_limits::SpanLimitSettings;
 
 /// Spans and bytes admitted to the batch processor whose export has not finished.
 #[derive(Debug, Default)]
@@ -158,89 +155,6 @@ impl<P: SpanProcessor> SpanProcessor for BoundedSpanProcessor<P> {
     }
 }
 
-/// Counts the data points a metric exporter delivers.
-pub(crate) struct CountingMetricExporter<E> {
-    pub(crate) inner: E,
-    pub(crate) counters: Arc<ExportCounters>,
-}
-
-impl<E> fmt::Debug for CountingMetricExporter<E> {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("CountingMetricExporter")
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let result = self.inner.export(metrics).await;
-        record(&self.counters, count_data_points(metrics), &result);
-        result
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.inner.temporality()
-    }
-}
-
-/// Counts the log records a log exporter delivers.
-#[derive(Debug)]
-pub(crate) struct CountingLogExporter<E> {
-    pub(crate) inner: E,
-    pub(crate) counters: Arc<ExportCounters>,
-}
-
-impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        let items = batch.iter().count() as u64;
-        let result = self.inner.export(batch).await;
-        record(&self.counters, items, &result);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-fn record(counters: &ExportCounters, items: u64, result: &OTelSdkResult) {
-    match result {
-        Ok(()) => counters.record_success(items),
-        Err(error) => counters.record_failure(items, error),
-    }
-}
-
-fn count_data_points(metrics: &ResourceMetrics) -> u64 {
-    fn points<T>(data: &MetricData<T>) -> usize {
-        match data {
-            MetricData::Gauge(gauge) => gauge.data_points().count(),
-            MetricData::Sum(sum) => sum.data_points().count(),
-            MetricData::Histogram(histogram) => histogram.data_points().count(),
-            MetricData::ExponentialHistogram(histogram) => histogram.data_points().count(),
-        }
-    }
-    metrics
-        .scope_metrics()
-        .flat_map(|scope| scope.metrics())
-        .map(|metric| match metric.data() {
-            AggregatedMetrics::F64(data) => points(data),
-            AggregatedMetrics::U64(data) => points(data),
-            AggregatedMetrics::I64(data) => points(data),
-        })
-        .sum::<usize>() as u64
-}
-
 /// About how many bytes `span` holds on the heap and inline: what a queue of finished spans
 /// costs. Strings count their length; every attribute, event and link its fixed size.
 pub(crate) fn approximate_bytes(span: &SpanData) -> usize {
@@ -294,7 +208,7 @@ fn value_bytes(value: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span_limits::test_span;
+    use crate::export::span_limits::test_span;
 
     #[test]
     fn the_size_grows_with_the_strings_a_span_holds() {
