@@ -18,6 +18,7 @@ mod metrics_endpoint;
 mod middleware;
 mod path_cache;
 mod request_cache;
+mod request_parts;
 mod service;
 mod system;
 

@@ -30,12 +30,13 @@ pub struct RenderError(String);
 
 impl PrometheusHandle {
     pub(crate) fn new()
-    -> Result<(Self, opentelemetry_prometheus::PrometheusExporter), crate::InstallError> {
+    -> Result<(Self, opentelemetry_prometheus::PrometheusExporter), crate::error::InstallError>
+    {
         let registry = prometheus::Registry::new();
         let exporter = opentelemetry_prometheus::exporter()
             .with_registry(registry.clone())
             .build()
-            .map_err(|error| crate::InstallError::Prometheus(error.to_string()))?;
+            .map_err(|error| crate::error::InstallError::Prometheus(error.to_string()))?;
         Ok((Self { registry }, exporter))
     }
 
