@@ -242,10 +242,33 @@ async fn score(
 
 /// The answer to a failed model call: 500 for a failure of the model itself, 422 for
 /// output that is not finite (the same input always fails the same way; docs/predictor.md).
-fn model_error(failure: ModelFailure, classifier: &Classifier, rows: &[[f64; 4]]) -> ApiError {
+///
+/// A 500 is logged once, here, with what a log search needs to group it (docs/operations.md,
+/// "Logs"): the model, its version, `error.type` and the batch's shape, never the feature
+/// values or the body. A 422 is the input's doing and is not logged (its answer says why).
+fn model_error(
+    failure: ModelFailure,
+    classifier: &Classifier,
+    version: Version,
+    rows: &[[f64; 4]],
+) -> ApiError {
     let kind = mlotel::ErrorType::error_type(&failure);
     match failure {
-        ModelFailure::Asked => ApiError::internal_with_type(kind, failure),
+        ModelFailure::Asked => {
+            tracing::error!(
+                ml.model.name = MODEL,
+                ml.model.version = version.as_str(),
+                error.type = kind,
+                ml.prediction.batch_size = rows.len(),
+                "prediction failed, answered with 500: {failure}"
+            );
+            // Logged above: `ApiError::internal_with_type` would log it a second time.
+            ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                kind,
+                "internal server error",
+            )
+        }
         ModelFailure::NonFiniteOutput { instance } => {
             let far: Vec<String> = rows
                 .get(instance)
@@ -315,7 +338,7 @@ async fn serve(
         Version::V1 => predict_v1(classifier, &rows, debug).await,
         Version::V2 => predict_v2(classifier, &rows, debug).await,
     }
-    .map_err(|failure| model_error(failure, classifier, &rows))?;
+    .map_err(|failure| model_error(failure, classifier, version, &rows))?;
     let mut classes = Vec::with_capacity(scored.len());
     let mut predictions = Vec::with_capacity(scored.len());
     for (probabilities, row) in scored.iter().zip(&rows) {
