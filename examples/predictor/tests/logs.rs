@@ -1,6 +1,7 @@
 //! The predictor's logs as the log store gets them (docs/operations.md, "Logs"): a failed
 //! prediction is one log record carrying its trace id, the model's name and version and
-//! `error.type`, never a feature value or the body; a successful prediction logs nothing;
+//! `error.type`, never a feature value or the body; a successful prediction logs nothing
+//! unless it was slow;
 //! and a collector that never answers neither blocks the service nor costs it its stdout
 //! lines.
 
@@ -11,9 +12,10 @@ use std::time::{Duration, Instant};
 use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, raw_request};
 
 const WAIT: Duration = Duration::from_secs(30);
-/// The features of every request below: none of these numbers may appear in a log.
-const ROW: &str = "[6.3, 2.7, 4.9, 1.8]";
-const FEATURE_VALUES: [&str; 4] = ["6.3", "2.7", "4.9", "1.8"];
+/// The features of every request below: none of these numbers may appear in a log (digits
+/// that no port, timestamp or duration repeats by chance).
+const ROW: &str = "[6.31415, 2.71828, 4.91357, 1.82468]";
+const FEATURE_VALUES: [&str; 4] = ["6.31415", "2.71828", "4.91357", "1.82468"];
 
 fn start(endpoint: &str) -> ServiceProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_predictor"));
@@ -37,15 +39,29 @@ fn start(endpoint: &str) -> ServiceProcess {
 /// A prediction on model version 2.0.0 with a sampled caller's trace; `fail` asks the model
 /// to fail (X-Debug-Fail). Returns the trace id and the response.
 fn predict(service: &ServiceProcess, index: u32, fail: bool) -> (String, RawResponse) {
+    predict_with(
+        service,
+        index,
+        if fail {
+            &[("X-Debug-Fail", "true")]
+        } else {
+            &[]
+        },
+    )
+}
+
+fn predict_with(
+    service: &ServiceProcess,
+    index: u32,
+    debug: &[(&'static str, &'static str)],
+) -> (String, RawResponse) {
     let trace_id = format!("{:032x}", 0x5eed_0000_u128 + u128::from(index));
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
     let mut headers = vec![
         ("Content-Type", "application/json"),
         ("traceparent", traceparent.as_str()),
     ];
-    if fail {
-        headers.push(("X-Debug-Fail", "true"));
-    }
+    headers.extend_from_slice(debug);
     let body = format!(r#"{{"instances": [{ROW}, {ROW}]}}"#);
     let response = raw_request(
         service.address(),
@@ -71,6 +87,9 @@ fn a_failed_prediction_logs_one_record_with_the_model_and_a_successful_one_logs_
         .collect();
     let (failed, response) = predict(&service, 100, true);
     assert_eq!(response.status, 500, "{}", response.body);
+    // A slow one (over SLOW_PREDICTION, 250 ms) logs a warning: the latency runbooks' query.
+    let (slow, response) = predict_with(&service, 101, &[("X-Debug-Delay-Ms", "300")]);
+    assert_eq!(response.status, 200, "{}", response.body);
 
     let record = receiver.wait_for_log(|log| log.trace_id_hex() == failed, WAIT);
     assert_eq!(record.severity_text(), "ERROR");
@@ -86,6 +105,14 @@ fn a_failed_prediction_logs_one_record_with_the_model_and_a_successful_one_logs_
             .map(|kv| { mlotel_tests::any_value_to_string(kv.value.as_ref().expect("value")) }),
         Some("predictor".to_owned()),
         "the resource's service.name comes along"
+    );
+
+    let record = receiver.wait_for_log(|log| log.trace_id_hex() == slow, WAIT);
+    assert_eq!(record.severity_text(), "WARN");
+    assert_eq!(record.attr_str("ml.model.version"), Some("2.0.0"));
+    assert!(
+        record.attr_f64("duration_ms").is_some_and(|ms| ms >= 300.0),
+        "{record:?}"
     );
 
     // Stopping flushes every record the service still held.
