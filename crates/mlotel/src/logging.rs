@@ -57,17 +57,12 @@ pub(crate) fn env_filter(rust_log: Option<&str>) -> EnvFilter {
     EnvFilter::builder().parse_lossy(directives)
 }
 
-/// Whether a log event comes from the exporters' own crates (never re-exported over OTLP
-/// logs: each export attempt could log, and a failing log exporter would feed itself).
-///
-/// mlotel's export-health lines (target `mlotel::export`: "telemetry export failed",
-/// "... recovered") are exported: they are rate-limited (at most one a minute per
-/// exporter, one per recovery), so even a failing log exporter cannot loop, and they are
-/// what a log search for a collector outage finds once the collector is back.
+/// Whether a log event comes from the export machinery (never re-exported over OTLP logs).
 pub(crate) fn is_export_internal(target: &str) -> bool {
-    NOISY_TARGETS
-        .iter()
-        .any(|noisy| target == *noisy || target.starts_with(&format!("{noisy}::")))
+    target.starts_with("mlotel::export")
+        || NOISY_TARGETS
+            .iter()
+            .any(|noisy| target == *noisy || target.starts_with(&format!("{noisy}::")))
 }
 
 /// Formats each event as a JSON object on one line:
@@ -192,10 +187,7 @@ mod tests {
         let filter = env_filter(Some("my_tower_app=debug")).to_string();
         assert!(filter.contains("tower=off"), "{filter}");
         assert!(is_export_internal("opentelemetry_sdk::trace"));
-        assert!(
-            !is_export_internal("mlotel::export"),
-            "rate-limited export health goes out"
-        );
+        assert!(is_export_internal("mlotel::export"));
         assert!(!is_export_internal("predictor"));
         assert!(!is_export_internal("h2o"));
     }
