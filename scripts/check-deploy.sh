@@ -7,6 +7,7 @@
 #   promtool check rules    deploy/prometheus/rules/*.yml
 #   promtool test rules     deploy/prometheus/tests/*.yml
 #   amtool check-config     deploy/alertmanager/alertmanager.yml, and its routing
+#   victoria-logs           the flags docker-compose.yml gives it (its defaults filled in)
 #   the local variant       deploy/prometheus/render-local.sh renders a valid config
 # then the dashboards and the compose file (docker-compose config, check_stack_config.py).
 set -euo pipefail
@@ -115,3 +116,15 @@ if [ -x /usr/bin/python3 ]; then stack_python=/usr/bin/python3; fi
 # unbound port, an unpinned image, memory_limiter second, an unknown data source uid, a
 # root USER, a rust image older than the lock needs, ...) must be reported.
 "$stack_python" scripts/check_stack_config.py --self-test
+
+# VictoriaLogs has no config file: its flags are the configuration. It parses them all
+# (values included: sizes, durations) before -version prints and exits.
+vl_flags=$("$stack_python" - <<'PY'
+import re, yaml
+command = yaml.safe_load(open("docker-compose.yml"))["services"]["victorialogs"]["command"]
+print("\n".join(re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", flag) for flag in command))
+PY
+)
+mapfile -t vl_args <<<"$vl_flags"
+victoria-logs "${vl_args[@]}" -version
+echo "victoria-logs flags: ok (${vl_args[*]})"

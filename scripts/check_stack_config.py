@@ -10,7 +10,8 @@
   to 127.0.0.1, every image is pinned to a version, every service has a healthcheck unless
   its image has none to run (listed below) or the built image has a HEALTHCHECK;
 - deploy/versions.env: every image of docker-compose.yml whose program it pins has the tag
-  ${NAME:-default} with the file's value as the default, and the Go modules that
+  ${NAME:-default} with the file's value as the default (so has every ${NAME_VERSION:-default}
+  in a service's environment: Grafana's VictoriaLogs plugin), and the Go modules that
   scripts/stack-binaries.sh builds (deploy/otel-collector, deploy/stack-build/*) require
   the same releases;
 - deploy/otel-collector/*.yaml and examples/*.yaml: a STRUCTURAL check beside the
@@ -60,6 +61,7 @@ IMAGE_VERSIONS = {
     "prom/prometheus": ("PROMETHEUS_VERSION", "v"),
     "prom/alertmanager": ("ALERTMANAGER_VERSION", "v"),
     "grafana/grafana": ("GRAFANA_VERSION", ""),
+    "victoriametrics/victoria-logs": ("VICTORIALOGS_VERSION", "v"),
     "mendhak/http-https-echo": ("WEBHOOK_ECHO_VERSION", ""),
 }
 # The Go modules scripts/stack-binaries.sh builds: (go.mod, module, versions.env key, prefix).
@@ -68,8 +70,10 @@ GO_MODULE_PINS = (
     ("deploy/otel-collector/go.mod", "go.opentelemetry.io/collector/otelcol", "OTELCOL_VERSION", "v"),
     ("deploy/stack-build/prometheus/go.mod", "github.com/prometheus/prometheus", "PROMETHEUS_MODULE_VERSION", ""),
     ("deploy/stack-build/alertmanager/go.mod", "github.com/prometheus/alertmanager", "ALERTMANAGER_VERSION", "v"),
+    ("deploy/stack-build/victorialogs/go.mod", "github.com/VictoriaMetrics/VictoriaLogs", "VICTORIALOGS_VERSION", "v"),
 )
 IMAGE_TAG = re.compile(r"^(?P<repo>[^:]+):(?P<prefix>[^$]*)\$\{(?P<key>[A-Z_]+):-(?P<default>[^}]+)\}$")
+PINNED_DEFAULT = re.compile(r"\$\{([A-Z_]+):-([^}]+)\}")
 DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
 
 
@@ -109,6 +113,15 @@ def check_versions(spec, versions, go_mods):
             problems.append(f"{where}: no {key} (docker-compose.yml's {service_name} reads it)")
         elif match["default"] != versions[key]:
             problems.append(f"{at}: default {match['default']} disagrees with {where}'s {key}={versions[key]}")
+        # Other pinned values in the environment (Grafana's plugin version): same rule.
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.split("=", 1) for item in environment if "=" in item)
+        for env_key, value in environment.items():
+            for pinned_key, default in PINNED_DEFAULT.findall(str(value)):
+                if pinned_key.endswith("_VERSION") and versions.get(pinned_key) != default:
+                    problems.append(f"docker-compose.yml: services.{service_name}.environment.{env_key}: "
+                                    f"default {default} disagrees with {where}'s {pinned_key}={versions.get(pinned_key)}")
     for path, module, key, prefix in GO_MODULE_PINS:
         want = prefix + versions.get(key, "?")
         got = go_requires(go_mods.get(path, "")).get(module)
@@ -555,6 +568,9 @@ def self_test():
     expect("literal compose tag", versions_mutant(change_spec=lambda m: m["services"]["jaeger"].update(
         image="jaegertracing/jaeger:2.12.0")), "the tag must be ${JAEGER_VERSION")
     expect("versions.env moved on", versions_mutant(change_versions=lambda m: m.update(GRAFANA_VERSION="12.4.0")), "GRAFANA_VERSION=12.4.0")
+    expect("plugin version in the environment differs", versions_mutant(
+        change_versions=lambda m: m.update(VICTORIALOGS_DATASOURCE_VERSION="0.1.0")),
+        "disagrees with deploy/versions.env's VICTORIALOGS_DATASOURCE_VERSION=0.1.0")
     expect("versions.env key missing", versions_mutant(change_versions=lambda m: m.pop("OTELCOL_VERSION")), "no OTELCOL_VERSION")
     expect("go.mod differs", versions_mutant(change_mods=lambda m: m.update({
         "deploy/stack-build/alertmanager/go.mod": m["deploy/stack-build/alertmanager/go.mod"].replace(

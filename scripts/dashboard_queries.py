@@ -4,6 +4,9 @@
     scripts/dashboard_queries.py [--var name=value ...] DASHBOARD.json ...
         prints one JSON line per query: {"dashboard", "panel", "ref", "expr"}, the query
         variables' label_values(selector, label) included as count by (label) (selector)
+    scripts/dashboard_queries.py --logsql [--var name=value ...] DASHBOARD.json ...
+        the same for the LogsQL queries of the log panels (VictoriaLogs data source, uid
+        victorialogs), with their "query_type" (statsRange or instant)
     scripts/dashboard_queries.py --check DASHBOARD.json ...
         lints the dashboards (exit 1 with the dashboard and panel named):
         - a uid, schemaVersion 39 or later, __inputs (DS_PROMETHEUS) and __requires for a
@@ -11,7 +14,9 @@
           provisioning; unique uids, and links /d/<uid> that resolve among the files given;
         - unique panel ids (nested rows' panels included), a gridPos on every panel;
         - every panel but rows, text, news and dashboard lists has at least one query;
-          every query's, panel's and query variable's data source is ${DS_PROMETHEUS};
+          every query's, panel's and query variable's data source is ${DS_PROMETHEUS}, but
+          for the log panels, whose panel and queries are all the VictoriaLogs data source
+          (uid victorialogs) with a queryType of statsRange (a `| stats` pipe) or instant;
         - every metric a query names is documented (docs/metrics.md, Prometheus form), a
           recording rule of deploy/prometheus/rules, or one of Prometheus's own (up, ALERTS);
         - every variable a query uses is defined, and none is left after substitution.
@@ -58,6 +63,13 @@ PROMQL_WORDS = {
     "label_replace", "label_join", "group", "quantile", "stddev", "count_values",
 }
 VARIABLE = re.compile(r"\$\{?(\w+)(?::\w+)?\}?")
+LOGS_DS = {"type": "victoriametrics-logs-datasource", "uid": "victorialogs"}
+LOGS_QUERY_TYPES = {"statsRange", "instant"}
+
+
+def is_logsql(node):
+    """Whether a panel or target uses the log store's data source."""
+    return (node.get("datasource") or {}).get("type") == LOGS_DS["type"]
 
 
 def panels_of(dashboard):
@@ -192,11 +204,24 @@ def check(paths):
                 problems.append(f"{name} / {title}: no gridPos")
             if panel.get("type") in NO_QUERY_PANELS:
                 continue
-            if (panel.get("datasource") or {}).get("uid") not in (None, "${DS_PROMETHEUS}"):
-                problems.append(f"{name} / {title}: panel data source is not ${{DS_PROMETHEUS}}")
             targets = [t for t in panel.get("targets", []) if t.get("expr")]
             if not targets:
                 problems.append(f"{name} / {title}: no query")
+            if is_logsql(panel):
+                for target in targets:
+                    where = f"{name} / {title} [{target.get('refId')}]"
+                    if target.get("datasource") != LOGS_DS or panel["datasource"] != LOGS_DS:
+                        problems.append(f"{where}: a log panel's data source and queries must all be {LOGS_DS}")
+                    if target.get("queryType") not in LOGS_QUERY_TYPES:
+                        problems.append(f"{where}: queryType {target.get('queryType')!r}, want one of {sorted(LOGS_QUERY_TYPES)}")
+                    elif (target["queryType"] == "statsRange") != ("| stats" in target["expr"]):
+                        problems.append(f"{where}: statsRange goes with a `| stats` pipe, instant without")
+                    for variable in VARIABLE.findall(target["expr"]):
+                        if variable not in defined:
+                            problems.append(f"{where}: undefined variable ${variable}")
+                continue
+            if (panel.get("datasource") or {}).get("uid") not in (None, "${DS_PROMETHEUS}"):
+                problems.append(f"{name} / {title}: panel data source is not ${{DS_PROMETHEUS}}")
             for target in targets:
                 where = f"{name} / {title} [{target.get('refId')}]"
                 if target.get("datasource", {}).get("uid") != "${DS_PROMETHEUS}":
@@ -229,6 +254,8 @@ def main():
     parser.add_argument("dashboards", nargs="+")
     parser.add_argument("--check", action="store_true", help="lint instead of printing")
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--logsql", action="store_true",
+                        help="print the log panels' LogsQL queries instead of the PromQL ones")
     args = parser.parse_args()
     if args.check:
         return check(args.dashboards)
@@ -245,7 +272,7 @@ def main():
         values = values_for(dashboard, overrides)
         name = os.path.basename(path)
 
-        def emit(panel_title, ref, expr):
+        def emit(panel_title, ref, expr, query_type=None):
             nonlocal status
             expr = substitute(expr, values)
             left = [v for v in VARIABLE.findall(expr) if v != "DS_PROMETHEUS"]
@@ -254,14 +281,16 @@ def main():
                       file=sys.stderr)
                 status = 1
                 return
-            print(json.dumps({"dashboard": dashboard.get("title"), "panel": panel_title,
-                              "ref": ref, "expr": expr}))
+            query = {"dashboard": dashboard.get("title"), "panel": panel_title, "ref": ref, "expr": expr}
+            if query_type:
+                query["query_type"] = query_type
+            print(json.dumps(query))
 
         # A query variable's label_values(selector, label) lists the label's values: as
         # PromQL, `count by (label) (selector)`, which must return series too.
         for variable in dashboard.get("templating", {}).get("list", []):
             match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable.get("definition") or "")
-            if variable.get("type") == "query" and match:
+            if variable.get("type") == "query" and match and not args.logsql:
                 emit(f"variable ${variable['name']}", "-",
                      f"count by ({match.group(2)}) ({match.group(1)})")
         for panel in panels_of(dashboard):
@@ -269,10 +298,13 @@ def main():
                 continue
             targets = [t for t in panel.get("targets", []) if (t.get("expr") or "").strip()]
             if not targets:
-                print(f"{name} / {panel.get('title')}: no Prometheus query", file=sys.stderr)
+                print(f"{name} / {panel.get('title')}: no query", file=sys.stderr)
                 status = 1
+            if is_logsql(panel) != args.logsql:
+                continue
             for target in targets:
-                emit(panel.get("title"), target.get("refId"), target["expr"])
+                emit(panel.get("title"), target.get("refId"), target["expr"],
+                     target.get("queryType") if args.logsql else None)
     return status
 
 

@@ -5,6 +5,8 @@
 #   otelcol               mlotel's Collector distribution (deploy/otel-collector)
 #   prometheus, promtool  Prometheus 3 (deploy/stack-build/prometheus)
 #   alertmanager, amtool  Alertmanager (deploy/stack-build/alertmanager)
+#   victoria-logs         VictoriaLogs, the log store (deploy/stack-build/victorialogs:
+#                         github.com/VictoriaMetrics/VictoriaLogs, app/victoria-logs)
 # Each program is cached outside the repository, keyed by its version and by a hash of
 # its build module (go.mod, go.sum, *.go, build flags):
 #   ${MLOTEL_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mlotel/stack}/<program>-<version>-<hash>/
@@ -28,7 +30,7 @@ while IFS='=' read -r key value; do
   [[ $key =~ ^[A-Z_]+$ ]] && pinned[$key]=$value
 done < <(grep -E '^[A-Z_]+=' "$repo/deploy/versions.env")
 for key in JAEGER_VERSION JAEGER_MODULE_VERSION OTELCOL_VERSION PROMETHEUS_VERSION \
-  PROMETHEUS_MODULE_VERSION ALERTMANAGER_VERSION; do
+  PROMETHEUS_MODULE_VERSION ALERTMANAGER_VERSION VICTORIALOGS_VERSION; do
   [ -n "${pinned[$key]:-}" ] || die "deploy/versions.env has no $key"
 done
 
@@ -104,7 +106,7 @@ build() {
   fi
   rm -rf "$log" "$tmp/alertmanager-src" "$tmp/go.mod" "$tmp/go.sum"
   # promtool and amtool share their build cache with prometheus and alertmanager.
-  case $program in jaeger | otelcol | promtool | amtool) trim_gocache ;; esac
+  case $program in jaeger | otelcol | promtool | amtool | victoria-logs) trim_gocache ;; esac
   # A finished build appears at once: a concurrent or interrupted run never sees half of it.
   if ! mv -T "$tmp" "$out" 2>/dev/null; then rm -rf "$tmp"; fi
   say "$program $version: built in $((SECONDS - started)) s"
@@ -142,9 +144,12 @@ check_pin deploy/stack-build/jaeger github.com/jaegertracing/jaeger "${pinned[JA
 check_pin deploy/otel-collector go.opentelemetry.io/collector/otelcol "v${pinned[OTELCOL_VERSION]}"
 check_pin deploy/stack-build/prometheus github.com/prometheus/prometheus "${pinned[PROMETHEUS_MODULE_VERSION]}"
 check_pin deploy/stack-build/alertmanager github.com/prometheus/alertmanager "v${pinned[ALERTMANAGER_VERSION]}"
+check_pin deploy/stack-build/victorialogs github.com/VictoriaMetrics/VictoriaLogs "v${pinned[VICTORIALOGS_VERSION]}"
 
 common=github.com/prometheus/common/version
 prom_info="-X $common.Version=${pinned[PROMETHEUS_VERSION]} -X $common.Branch=HEAD -X $common.Revision=${pinned[PROMETHEUS_MODULE_VERSION]}"
+# VictoriaLogs reads its version from VictoriaMetrics' buildinfo (its Makefile sets it so).
+vl_info="-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-v${pinned[VICTORIALOGS_VERSION]}"
 am_info="-X $common.Version=${pinned[ALERTMANAGER_VERSION]} -X $common.Branch=HEAD -X $common.Revision=v${pinned[ALERTMANAGER_VERSION]}"
 
 paths=()
@@ -161,8 +166,10 @@ paths+=("$(build alertmanager "${pinned[ALERTMANAGER_VERSION]}" "$repo/deploy/st
   github.com/prometheus/alertmanager/cmd/alertmanager "$am_info")")
 paths+=("$(build amtool "${pinned[ALERTMANAGER_VERSION]}" "$repo/deploy/stack-build/alertmanager" \
   github.com/prometheus/alertmanager/cmd/amtool "$am_info")")
+paths+=("$(build victoria-logs "${pinned[VICTORIALOGS_VERSION]}" "$repo/deploy/stack-build/victorialogs" \
+  github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs "$vl_info")")
 
-# One directory with the six programs: named by the set of builds, so that two
+# One directory with the seven programs: named by the set of builds, so that two
 # checkouts pinning different versions never overwrite each other's.
 set_dir=$cache_root/bin-$(printf '%s\n' "${paths[@]}" | sha256sum | cut -c1-12)
 if [ ! -d "$set_dir" ]; then

@@ -419,8 +419,153 @@ def check_traces(predictor_url, jaeger, procs):
         if want not in found:
             raise Failure(f"{dashboard} / {panel} / link {title!r}: {filled} finds {len(found)} traces, not {want}")
     log(f"all {len(links)} Jaeger links of the dashboards find their traces")
+    return {"good": good[0], "failed": failed[0], "bad": bad[0]}
 
 
+class VictoriaLogs:
+    """VictoriaLogs' LogsQL API (the one Grafana's data source and its own UI use)."""
+
+    def __init__(self, address):
+        self.base = f"http://{address}"
+
+    def _post(self, path, params):
+        data = urllib.parse.urlencode(params).encode()
+        request = urllib.request.Request(f"{self.base}{path}", data=data)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.read().decode()
+        except urllib.error.HTTPError as error:
+            body = error.read().decode("utf-8", "replace")
+            raise Failure(f"VictoriaLogs refused {params.get('query')!r}: {error.code} {body}") from None
+
+    def query(self, logsql, since_s=3600):
+        """The log lines (or `| stats` rows) of a LogsQL query over the last since_s seconds."""
+        text = self._post("/select/logsql/query", {"query": logsql, "start": f"{since_s}s"})
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def stats_range(self, logsql, since_s=3600, step="15s"):
+        """The series of a `| stats` query per step (Grafana's statsRange)."""
+        answer = json.loads(self._post("/select/logsql/stats_query_range",
+                                       {"query": logsql, "start": f"{since_s}s", "step": step}))
+        return answer.get("data", {}).get("result", [])
+
+
+def logsql_of_runbooks():
+    """{alert: the first ```logsql block of docs/runbooks/<alert>.md} (every page has one)."""
+    found = {}
+    directory = os.path.join(ROOT, "docs/runbooks")
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".md") or name == "README.md":
+            continue
+        with open(os.path.join(directory, name), encoding="utf-8") as page:
+            match = re.search(r"^```logsql\n(.*?)^```", page.read(), re.M | re.S)
+        if not match:
+            raise Failure(f"docs/runbooks/{name}: no ```logsql block (each runbook has its first log query)")
+        found[name[:-3]] = " ".join(line.strip() for line in match.group(1).strip().splitlines())
+    return found
+
+
+def check_logs(logs, traced):
+    """The predictor's OTLP logs through the Collector in VictoriaLogs: the failed request
+    found by its trace id and by error.type, with the model and no feature value; the
+    successful and the 4xx one logged nothing; the links from a trace to its lines (Jaeger
+    UI's linkPatterns, Grafana's tracesToLogs) find them."""
+    failed = traced["failed"]
+    lines = wait_for(f"the failed request's log line (trace {failed}) in VictoriaLogs",
+                     lambda: logs.query(f'trace_id:="{failed}"'), 60, 0.5)
+    if len(lines) != 1:
+        raise Failure(f"trace {failed}: {len(lines)} log lines, want 1: {lines}")
+    line = lines[0]
+    want = {"error.type": "model_failure", "ml.model.name": "iris", "ml.model.version": "2.0.0",
+            "severity_text": "ERROR", "service.name": "predictor"}
+    got = {key: line.get(key) for key in want}
+    if got != want:
+        raise Failure(f"the failed request's log line has {got}, want {want}: {line}")
+    if any(value in json.dumps(line) for value in ("6.0", "2.9", "4.5", "1.5")):
+        raise Failure(f"a feature value in the failed request's log line: {line}")
+    by_type = logs.query('service.name:="predictor" error.type:=model_failure | fields trace_id')
+    if failed not in {row.get("trace_id") for row in by_type}:
+        raise Failure(f"error.type:=model_failure finds {by_type}, not trace {failed}")
+    for label in ("good", "bad"):
+        quiet = logs.query(f'trace_id:="{traced[label]}"')
+        if quiet:
+            raise Failure(f"the {label} request logged {len(quiet)} lines (none by default): {quiet}")
+    # From a trace to its lines: Jaeger's UI link (deploy/jaeger/ui-config.json) and
+    # Grafana's Jaeger data source (tracesToLogsV2), their trace id filled in.
+    with open(os.path.join(ROOT, "deploy/jaeger/ui-config.json"), encoding="utf-8") as f:
+        patterns = [p for p in json.load(f)["linkPatterns"] if p["type"] == "traces"]
+    with open(os.path.join(ROOT, "deploy/grafana/provisioning/datasources/datasources.yml"), encoding="utf-8") as f:
+        grafana = re.search(r"^\s*query: '(.*trace.*)'$", f.read(), re.M).group(1)
+    queries = [urllib.parse.parse_qs(p["url"].replace("#{traceID}", failed).split("#/?", 1)[1])["query"][0]
+               for p in patterns]
+    queries.append(grafana.replace("$${__trace.traceId}", failed))
+    for query in queries:
+        if [row.get("trace_id") for row in logs.query(query)] != [failed]:
+            raise Failure(f"the trace-to-logs link's query {query!r} does not find the failed request's line")
+    log(f"logs ok: the failed request's line found by trace id and by error.type, with model and version; "
+        f"none for the 200 and the 400; {len(queries)} trace-to-logs links find it")
+
+
+def check_log_queries(logs, what, queries):
+    """Each (name, LogsQL[, query type]) returns data: rows, or series for statsRange."""
+    empty = []
+
+    def all_have_data():
+        empty.clear()
+        for name, logsql, query_type in queries:
+            rows = logs.stats_range(logsql) if query_type == "statsRange" else logs.query(logsql)
+            if not rows:
+                empty.append((name, logsql))
+        return not empty
+    try:
+        wait_for(f"every {what} returning data", all_have_data, 60, 2)
+    except Failure:
+        for name, logsql in empty:
+            print(f"  no data: {name}: {logsql}")
+        raise
+    log(f"all {len(queries)} {what} return data")
+
+
+def collector_outage(procs, otelcol_argv, predictor_url, workdir):
+    """The Collector stops for 4 s under traffic: the predictor answers on time, and the
+    lines of the predictions that failed meanwhile are on its stdout (their OTLP records
+    are lost with the batch the SDK could not export; stdout is the copy that is never
+    lost). Then the Collector comes back with the same config."""
+    child, _ = procs.children["otelcol"]
+    os.killpg(child.pid, signal.SIGTERM)
+    child.wait(timeout=15)
+    row = {"features": [6.0, 2.9, 4.5, 1.5]}
+    slowest, failed, sent = 0.0, [], 0
+    outage_end = time.monotonic() + 4
+    while time.monotonic() < outage_end:
+        trace_id = os.urandom(16).hex()
+        fail = sent % 5 == 0
+        headers = {"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"}
+        if fail:
+            headers["X-Debug-Fail"] = "true"
+            failed.append(trace_id)
+        asked = time.monotonic()
+        status, _ = post(predictor_url + "/v2/predict", row, headers)
+        slowest = max(slowest, time.monotonic() - asked)
+        sent += 1
+        if status != (500 if fail else 200):
+            raise Failure(f"the predictor answered {status} while the Collector was down")
+        time.sleep(0.05)
+    if slowest > 1.0:
+        raise Failure(f"a request took {slowest:.2f} s while the Collector was down")
+
+    def on_stdout():
+        with open(os.path.join(workdir, "predictor.log"), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        return all(trace_id in text for trace_id in failed)
+    wait_for("the lines of the predictions that failed during the outage on stdout", on_stdout, 10, 0.2)
+    procs.start("otelcol", otelcol_argv)
+    log(f"Collector stopped for 4 s under traffic: {sent} requests answered (slowest {slowest * 1000:.0f} ms), "
+        f"the {len(failed)} failures' lines on stdout; restarted")
+
+
+# Their runbooks' log query finds the export-health lines of a Collector outage.
+TELEMETRY_ALERTS = {"TelemetryExportFailing", "TelemetrySpansDropped"}
 SCALE_OUT_TRACES = 400  # 3 spans each; a fifth of them with an error
 SCALE_OUT_BASELINE = 0.10  # gateway-tail-sampling.yaml's probabilistic policy
 
@@ -634,6 +779,7 @@ def run(args, workdir, procs, webhook):
     otelcol_metrics = f"127.0.0.1:{free_port()}"
     jaeger_otlp_grpc, jaeger_query = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     jaeger_health, otelcol_health = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    victorialogs_addr = f"127.0.0.1:{free_port()}"
     config_dir = os.path.join(workdir, "config")
     subprocess.run(
         [os.path.join(ROOT, "deploy/prometheus/render-local.sh"), config_dir],
@@ -652,23 +798,30 @@ def run(args, workdir, procs, webhook):
         },
     )
 
-    log(f"starting Jaeger (query {jaeger_query}) and the Collector (OTLP {otelcol_otlp_grpc})")
+    log(f"starting VictoriaLogs ({victorialogs_addr}), Jaeger (query {jaeger_query}) and the Collector (OTLP {otelcol_otlp_grpc})")
+    procs.start("victorialogs", [
+        os.path.join(bin_dir, "victoria-logs"), f"-storageDataPath={workdir}/victorialogs",
+        f"-httpListenAddr={victorialogs_addr}", "-retentionPeriod=1d", "-loggerLevel=WARN",
+    ])
     procs.start("jaeger", collector_argv(os.path.join(bin_dir, "jaeger"), "deploy/jaeger/config.yaml", {
         "receivers.otlp.protocols.grpc.endpoint": jaeger_otlp_grpc,
         "receivers.otlp.protocols.http.endpoint": f"127.0.0.1:{free_port()}",
         "extensions.jaeger_query.http.endpoint": jaeger_query,
         "extensions.jaeger_query.grpc.endpoint": f"127.0.0.1:{free_port()}",
+        "extensions.jaeger_query.ui.config_file": os.path.join(ROOT, "deploy/jaeger/ui-config.json"),
         "extensions.healthcheckv2.http.endpoint": jaeger_health,
         "service.telemetry.metrics.readers": pull_reader(free_port()),
     }))
-    procs.start("otelcol", collector_argv(os.path.join(bin_dir, "otelcol"), "deploy/otel-collector/config.yaml", {
+    otelcol_argv = collector_argv(os.path.join(bin_dir, "otelcol"), "deploy/otel-collector/config.yaml", {
         "receivers.otlp.protocols.grpc.endpoint": otelcol_otlp_grpc,
         "receivers.otlp.protocols.http.endpoint": f"127.0.0.1:{free_port()}",
         "exporters.otlp/jaeger.endpoint": jaeger_otlp_grpc,
+        "exporters.otlphttp/victorialogs.endpoint": f"http://{victorialogs_addr}/insert/opentelemetry",
         "exporters.prometheus.endpoint": otelcol_metrics,
         "extensions.health_check.endpoint": otelcol_health,
         "service.telemetry.metrics.readers": pull_reader(otelcol_telemetry),
-    }))
+    })
+    procs.start("otelcol", otelcol_argv)
 
     log(f"starting predictor on {predictor_addr} (drift window {DRIFT_WINDOW})")
     host, port = predictor_addr.split(":")
@@ -678,8 +831,9 @@ def run(args, workdir, procs, webhook):
     ], env={"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
             "OTEL_SERVICE_NAME": "predictor", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{otelcol_otlp_grpc}",
-            # As compose: metrics by the Prometheus scrape only.
-            "OTEL_METRICS_EXPORTER": "prometheus"})
+            # As compose: metrics by the Prometheus scrape only, logs over OTLP too.
+            "OTEL_METRICS_EXPORTER": "prometheus", "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_BLRP_SCHEDULE_DELAY": "500"})
     procs.start("alertmanager", [
         alertmanager_bin, f"--config.file={config_dir}/alertmanager.yml",
         f"--storage.path={workdir}/alertmanager", f"--web.listen-address={alertmanager_addr}",
@@ -701,11 +855,14 @@ def run(args, workdir, procs, webhook):
     wait_for("Prometheus ready", lambda: ready(f"http://{prometheus_addr}/-/ready"), 30, 0.2)
     wait_for("Jaeger healthy", lambda: ready(f"http://{jaeger_health}/status"), 60, 0.2)
     wait_for("the Collector healthy", lambda: ready(f"http://{otelcol_health}/"), 60, 0.2)
+    wait_for("VictoriaLogs healthy", lambda: ready(f"http://{victorialogs_addr}/health"), 30, 0.2)
+    logs = VictoriaLogs(victorialogs_addr)
     wait_for("Prometheus scraping the predictor (up == 1)",
              lambda: prometheus.query('up{job="predictor"} == 1'), 30, 0.5)
     wait_for("Prometheus scraping the Collector's own metrics (up == 1)",
              lambda: prometheus.query('up{job="otel-collector"} == 1'), 30, 0.5)
-    check_traces(f"http://{predictor_addr}", Jaeger(jaeger_query), procs)
+    traced = check_traces(f"http://{predictor_addr}", Jaeger(jaeger_query), procs)
+    check_logs(logs, traced)
     check_scale_out(bin_dir, workdir, procs, Jaeger(jaeger_query), jaeger_otlp_grpc)
     log("all up; phase 1: every scenario at once (drift, a 5xx burst, bad requests, slow requests, A/B)")
 
@@ -761,10 +918,22 @@ def run(args, workdir, procs, webhook):
         raise
     log(f"all {len(queries)} dashboard queries return data")
 
+    # The log store under the same scenarios: the dashboards' log panels, and the first log
+    # query of each runbook (the telemetry ones after the Collector outage below).
+    runbooks = logsql_of_runbooks()
+    log_panels = [] if args.no_dashboards else dashboard_queries(["--logsql"])
+    check_log_queries(logs, "dashboard LogsQL queries",
+                      [(f"{q['dashboard']} / {q['panel']}", q["expr"], q["query_type"]) for q in log_panels])
+    check_log_queries(logs, "runbook log queries (errors, latency, drift, models, service)",
+                      [(alert, query, "instant") for alert, query in runbooks.items() if alert not in TELEMETRY_ALERTS])
+
     for child in phase1:
         child.wait(timeout=120)
     log("phase 2: healthy, unshifted traffic until both alerts resolve")
     healthy = loadgen("steady", "--rate", "150", "--duration", "240", "--concurrency", "4")
+    collector_outage(procs, otelcol_argv, url, workdir)
+    check_log_queries(logs, "telemetry runbook log queries after the Collector outage",
+                      [(alert, runbooks[alert], "instant") for alert in sorted(TELEMETRY_ALERTS)])
 
     def all_resolved(alertname, *identity):
         procs.check_alive()

@@ -28,7 +28,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "the stack's programs, built in the background while the Rust steps run (scripts/stack-binaries.sh)"
-# jaeger, otelcol, prometheus, promtool, alertmanager, amtool at deploy/versions.env's
+# jaeger, otelcol, prometheus, promtool, alertmanager, amtool, victoria-logs at deploy/versions.env's
 # versions: reused from their cache at once, or built from the Go module proxy (about 17
 # minutes on 2 busy cores from empty caches, under `nice`, so the Rust steps go first;
 # docs/operations.md). The deploy checks below wait for it.
@@ -107,7 +107,7 @@ step "HTTP load script (smoke)"
 # The debug build: a smoke test needs no optimised build of its own.
 scripts/http-load.sh --profile dev --duration 2 --rounds 1 --no-memory
 
-step "the observability stack end to end: predictor, Collector, Jaeger, Prometheus with the rules, Alertmanager, webhook (scripts/stack_e2e.py)"
+step "the observability stack end to end: predictor, Collector, Jaeger, VictoriaLogs, Prometheus with the rules, Alertmanager, webhook (scripts/stack_e2e.py)"
 # The compose topology on loopback with the pinned builds (reused from the deploy step):
 # traces checked through Jaeger's query API, then Prometheus scraping /metrics and
 # evaluating deploy/prometheus/rules, Alertmanager routing and inhibition, the scale-out

@@ -10,6 +10,9 @@ The output is plain Grafana 11 JSON (schemaVersion 39), importable by hand (the
 `__inputs` entry asks for the Prometheus data source, DS_PROMETHEUS) and provisionable
 (a data-source variable of the same name resolves `${DS_PROMETHEUS}` in both cases).
 
+The Service overview's Logs row queries the log store (VictoriaLogs, LogsQL) through the
+data source of uid `victorialogs` (deploy/grafana/provisioning).
+
 Metric names: docs/metrics.md (the Prometheus forms); recording rules:
 deploy/prometheus/rules/*.yml. Thresholds: docs/predictor.md (5 % / 10 % error rate),
 docs/drift.md (PSI 0.1 / 0.25), deploy/prometheus/rules/slo.yml (objectives).
@@ -24,6 +27,9 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "dashboards")
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
+# The log store's data source, by the uid deploy/grafana/provisioning gives it (the Logs
+# row's panels; a hand import needs a VictoriaLogs data source with this uid).
+LOGS_DS = {"type": "victoriametrics-logs-datasource", "uid": "victorialogs"}
 
 # Label matchers every model query shares.
 MODEL = 'job="$job", ml_model_name="$model", ml_model_version=~"$version"'
@@ -44,6 +50,16 @@ def target(expr, legend="", ref="A", instant=False, fmt=None):
         t["range"] = False
     if fmt:
         t["format"] = fmt
+    return t
+
+
+def logs_target(expr, query_type, legend=""):
+    """A LogsQL query: `statsRange` (a `| stats` pipe per time step, for graphs) or
+    `instant` (the log lines themselves)."""
+    t = {"datasource": LOGS_DS, "refId": "A", "expr": expr, "queryType": query_type,
+         "editorMode": "code"}
+    if legend:
+        t["legendFormat"] = legend
     return t
 
 
@@ -102,6 +118,12 @@ def panel(kind, title, description, targets, unit=None, thresholds=None, links=N
         p["links"] = links
     if transformations:
         p["transformations"] = transformations
+    return p
+
+
+def logs_panel(p):
+    """A panel of the log store's data source instead of Prometheus."""
+    p["datasource"] = LOGS_DS
     return p
 
 
@@ -238,8 +260,9 @@ def var_custom(name, label, values, description):
 
 JOB = var_query("job", "Job", "label_values(http_server_request_duration_seconds_count, job)",
                 description="The Prometheus scrape job of the service (job=\"predictor\" in the demo).")
-SERVICE = var_text("service", "Service (traces)", "predictor",
-                   "The service.name of the traces in Jaeger (OTEL_SERVICE_NAME).")
+SERVICE = var_text("service", "Service (traces, logs)", "predictor",
+                   "The service.name of the traces in Jaeger and of the log lines in "
+                   "VictoriaLogs (OTEL_SERVICE_NAME).")
 JAEGER = var_text("jaeger_url", "Jaeger URL", "http://localhost:16686",
                   "Where the Jaeger UI is, for the links to traces.")
 
@@ -254,6 +277,8 @@ def dashboard(uid, title, description, tags, variables, layout, links_to):
             {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
             *[{"type": "panel", "id": k, "name": k, "version": ""}
               for k in sorted({p["type"] for p in layout.panels if p["type"] != "row"})],
+            *([{"type": "datasource", "id": LOGS_DS["type"], "name": "VictoriaLogs", "version": ""}]
+              if any(p.get("datasource") == LOGS_DS for p in layout.panels) else []),
         ],
         "uid": uid,
         "title": title,
@@ -353,6 +378,28 @@ def service_overview():
                        "http.server.active_requests by method.",
                        [target(f"process_thread_count{{{job}}}", "threads {{instance}}"),
                         target(f"sum by (http_request_method) (http_server_active_requests{{{job}}})", "active {{http_request_method}}")]), 8, 8)
+
+    lay.row("Logs")
+    # From the log store (VictoriaLogs, LogsQL; docs/operations.md, "Logs"): the service's
+    # OTLP log records, service.name = $service. A line's trace_id opens its trace (the
+    # data source's derived field).
+    service_logs = 'service.name:="$service"'
+    lay.add(logs_panel(timeseries(
+        "Error logs by error.type", "ERROR log lines per interval by their error.type (a "
+        "failed prediction logs one, with the model and version; a 4xx logs none).",
+        [logs_target(f"{service_logs} severity_text:=ERROR | stats by (error.type) count() logs",
+                     "statsRange", "{{error.type}}")])), 8, 8)
+    lay.add(logs_panel(timeseries(
+        "Log lines by level", "Log lines per interval by severity. A successful prediction "
+        "logs nothing; a slow one (250 ms or more) a WARN line; a failed one an ERROR line.",
+        [logs_target(f"{service_logs} | stats by (severity_text) count() logs",
+                     "statsRange", "{{severity_text}}")])), 8, 8)
+    lay.add(logs_panel(panel(
+        "logs", "Errors and warnings", "The ERROR and WARN lines themselves, newest first; "
+        "a line's trace_id links to its trace in Jaeger.",
+        [logs_target(f"{service_logs} severity_text:in(ERROR, WARN)", "instant")],
+        options={"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending",
+                 "enableLogDetails": True})), 8, 8)
 
     lay.row("Telemetry pipeline")
     lay.add(timeseries("Exported per second (spans, metric points, logs)", "The SDK's exporter "

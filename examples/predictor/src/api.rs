@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use mlotel::instrument_ml;
@@ -20,6 +20,11 @@ use crate::request_body::{self, Form};
 pub(crate) const VERSION_HEADER: &str = "x-model-version";
 /// Request header asking for a slower prediction (with `--allow-debug-headers`).
 pub(crate) const DELAY_HEADER: &str = "x-debug-delay-ms";
+/// A prediction at least this slow is logged (a warning with the model, its version and
+/// the duration): the dashboards' p95 turns yellow here, half the latency objective. Faster
+/// predictions log nothing, so the log volume follows the slow share, not the traffic.
+pub(crate) const SLOW_PREDICTION: Duration = Duration::from_millis(250);
+
 /// Request header asking for a failed model call (with `--allow-debug-headers`).
 pub(crate) const FAIL_HEADER: &str = "x-debug-fail";
 
@@ -242,10 +247,33 @@ async fn score(
 
 /// The answer to a failed model call: 500 for a failure of the model itself, 422 for
 /// output that is not finite (the same input always fails the same way; docs/predictor.md).
-fn model_error(failure: ModelFailure, classifier: &Classifier, rows: &[[f64; 4]]) -> ApiError {
+///
+/// A 500 is logged once, here, with what a log search needs to group it (docs/operations.md,
+/// "Logs"): the model, its version, `error.type` and the batch's shape, never the feature
+/// values or the body. A 422 is the input's doing and is not logged (its answer says why).
+fn model_error(
+    failure: ModelFailure,
+    classifier: &Classifier,
+    version: Version,
+    rows: &[[f64; 4]],
+) -> ApiError {
     let kind = mlotel::ErrorType::error_type(&failure);
     match failure {
-        ModelFailure::Asked => ApiError::internal_with_type(kind, failure),
+        ModelFailure::Asked => {
+            tracing::error!(
+                ml.model.name = MODEL,
+                ml.model.version = version.as_str(),
+                error.type = kind,
+                ml.prediction.batch_size = rows.len(),
+                "prediction failed, answered with 500: {failure}"
+            );
+            // Logged above: `ApiError::internal_with_type` would log it a second time.
+            ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                kind,
+                "internal server error",
+            )
+        }
         ModelFailure::NonFiniteOutput { instance } => {
             let far: Vec<String> = rows
                 .get(instance)
@@ -311,11 +339,25 @@ async fn serve(
     let rows = preprocess(body.get(), form, state.max_batch).map_err(|rejected| rejected.0)?;
     let debug = debug_request(state, request);
     let classifier = state.models.get(version);
+    let started = Instant::now();
     let scored = match version {
         Version::V1 => predict_v1(classifier, &rows, debug).await,
         Version::V2 => predict_v2(classifier, &rows, debug).await,
     }
-    .map_err(|failure| model_error(failure, classifier, &rows))?;
+    .map_err(|failure| model_error(failure, classifier, version, &rows))?;
+    let took = started.elapsed();
+    if took >= SLOW_PREDICTION {
+        // Only the slow ones: a prediction within the budget logs nothing.
+        tracing::warn!(
+            ml.model.name = MODEL,
+            ml.model.version = version.as_str(),
+            ml.prediction.batch_size = rows.len(),
+            duration_ms = took.as_secs_f64() * 1000.0,
+            "slow prediction: {} ms (logged from {} ms)",
+            took.as_millis(),
+            SLOW_PREDICTION.as_millis()
+        );
+    }
     let mut classes = Vec::with_capacity(scored.len());
     let mut predictions = Vec::with_capacity(scored.len());
     for (probabilities, row) in scored.iter().zip(&rows) {

@@ -84,8 +84,8 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
     for version in iris::Version::ALL {
         let classifier = models.get(version);
         tracing::info!(
-            model = iris::MODEL,
-            version = version.as_str(),
+            ml.model.name = iris::MODEL,
+            ml.model.version = version.as_str(),
             l2_alpha = classifier.alpha,
             holdout_accuracy = classifier.accuracy,
             train_mean_confidence = classifier.train_mean_confidence,
