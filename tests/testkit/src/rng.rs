@@ -79,12 +79,20 @@ mod tests {
         let mut zero = SplitMix64::new(0);
         assert_eq!(
             [zero.next_u64(), zero.next_u64(), zero.next_u64()],
-            [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F]
+            [
+                0xE220_A839_7B1D_CDAF,
+                0x6E78_9E6A_A1B9_65F4,
+                0x06C4_5D18_8009_454F
+            ]
         );
         let mut seeded = SplitMix64::new(1_234_567);
         assert_eq!(
             [seeded.next_u64(), seeded.next_u64(), seeded.next_u64()],
-            [6_457_827_717_110_365_317, 3_203_168_211_198_807_973, 9_817_491_932_198_370_423]
+            [
+                6_457_827_717_110_365_317,
+                3_203_168_211_198_807_973,
+                9_817_491_932_198_370_423
+            ]
         );
     }
 
