@@ -19,6 +19,11 @@
 //! Every request is recorded with its headers (HTTP headers or gRPC metadata) and can be
 //! queried as flattened views ([`ReceivedSpan`], [`ReceivedMetric`], [`ReceivedLog`]) that
 //! carry the resource attributes and instrumentation scope they arrived with.
+//!
+//! It also re-exports what `mlotel-testkit` shares with crates that cannot take this one
+//! (mlotel's own tests, the load generator, the HTTP load target): [`SplitMix64`], the
+//! seeded generator of every simulation, and [`DiscardSpans`], the span exporter that counts
+//! and drops.
 
 mod grpc;
 mod http;
@@ -35,6 +40,7 @@ mod wait;
 /// build and inspect messages without depending on `opentelemetry-proto` themselves.
 pub use opentelemetry_proto::tonic as proto;
 
+pub use mlotel_testkit::{DiscardSpans, SplitMix64};
 pub use raw_http::{RawResponse, parse_response, raw_request};
 pub use received::{
     Attributes, MetricKind, ReceivedLog, ReceivedMetric, ReceivedSpan, any_value_to_string, attr,

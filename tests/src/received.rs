@@ -252,6 +252,22 @@ impl ReceivedSpan {
             && self.span.parent_span_id == parent.span.span_id
     }
 
+    /// Asserts that `self` is a direct child of `parent` ([`is_child_of`](Self::is_child_of)),
+    /// naming both spans and their ids when it is not.
+    #[track_caller]
+    pub fn assert_child_of(&self, parent: &ReceivedSpan) {
+        assert!(
+            self.is_child_of(parent),
+            "span `{}` (trace {}, parent {:?}) is not a child of span `{}` (trace {}, id {})",
+            self.name(),
+            self.trace_id_hex(),
+            self.parent_span_id_hex(),
+            parent.name(),
+            parent.trace_id_hex(),
+            parent.span_id_hex(),
+        );
+    }
+
     /// The value of span attribute `key`.
     pub fn attr(&self, key: &str) -> Option<&AnyValue> {
         attr(&self.span.attributes, key)
@@ -675,6 +691,18 @@ mod tests {
         assert!(!root.is_child_of(child));
         assert!(!child.is_child_of(child));
         assert_eq!(child.parent_span_id_hex(), root.span_id_hex());
+        child.assert_child_of(root);
+        let refused = std::panic::catch_unwind(|| root.assert_child_of(child))
+            .expect_err("a root is no child");
+        let message = refused
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(
+            message.contains("span `predict`")
+                && message.contains("of span `preprocess`")
+                && message.contains(&child.span_id_hex()),
+            "{message}"
+        );
         assert_eq!(child.status_code(), StatusCode::Error);
         assert_eq!(child.status_message(), "bad input");
         assert_eq!(child.attr_i64("rows"), Some(42));

@@ -223,12 +223,9 @@ fn request_span_continues_the_callers_trace_and_parents_the_prediction() {
     );
 
     let prediction = harness().span("predict t_actix");
-    assert!(
-        prediction.is_child_of(&span),
-        "prediction {prediction:?} is not a child of {span:?}"
-    );
+    prediction.assert_child_of(&span);
     let work = harness().span("handler work");
-    assert!(work.is_child_of(&span), "tracing span {work:?} not a child");
+    work.assert_child_of(&span);
 
     // Metrics carry the template, never the concrete path.
     let duration = http_point(

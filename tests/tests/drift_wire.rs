@@ -15,7 +15,7 @@ use mlotel::drift::reference::{FitOptions, Reference};
 use mlotel::names::{self, attr};
 use mlotel::{Model, instrument_ml};
 use mlotel_tests::proto::metrics::v1::NumberDataPoint;
-use mlotel_tests::{OtlpReceiver, attr_str, number_f64};
+use mlotel_tests::{OtlpReceiver, SplitMix64, attr_str, number_f64};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::install(OtlpReceiver::grpc(), &[]));
 
@@ -23,32 +23,15 @@ const FEATURES: [&str; 3] = ["age", "income", "score"];
 const LABELS: [&str; 2] = ["approve", "deny"];
 const WINDOW: u64 = 2_000;
 
-/// A deterministic normal sample (SplitMix64 + Box-Muller): the same rows every run.
-struct Normal(u64);
-
-impl Normal {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn sample(&mut self) -> f64 {
-        let (u, v) = (self.uniform().max(f64::MIN_POSITIVE), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    /// One row: age ~ N(40, 10), income ~ N(50, 15), score ~ N(0, 1); `shift` is added to
-    /// age in standard deviations.
-    fn row(&mut self, shift: f64) -> [f64; 3] {
-        [
-            40.0 + 10.0 * (self.sample() + shift),
-            50.0 + 15.0 * self.sample(),
-            self.sample(),
-        ]
-    }
+/// One row of a deterministic normal sample (the same rows every run for a seed): age ~
+/// N(40, 10), income ~ N(50, 15), score ~ N(0, 1); `shift` is added to age in standard
+/// deviations.
+fn row(rng: &mut SplitMix64, shift: f64) -> [f64; 3] {
+    [
+        40.0 + 10.0 * (rng.normal() + shift),
+        50.0 + 15.0 * rng.normal(),
+        rng.normal(),
+    ]
 }
 
 /// What the model answers: approve when the score is positive, with a confidence that
@@ -59,8 +42,8 @@ fn decide(row: &[f64; 3]) -> (&'static str, f64) {
 }
 
 fn reference() -> Reference {
-    let mut normal = Normal(7);
-    let rows: Vec<[f64; 3]> = (0..10_000).map(|_| normal.row(0.0)).collect();
+    let mut rng = SplitMix64::new(7);
+    let rows: Vec<[f64; 3]> = (0..10_000).map(|_| row(&mut rng, 0.0)).collect();
     let predictions: Vec<(&str, f64)> = rows.iter().map(decide).collect();
     Reference::fit_numeric(&rows, &FEATURES, FitOptions::default())
         .and_then(|reference| {
@@ -158,9 +141,9 @@ fn value(point: &NumberDataPoint) -> f64 {
 #[test]
 fn a_shifted_feature_crosses_its_threshold_and_the_others_do_not() {
     let model = register("d_shifted");
-    let mut normal = Normal(11);
+    let mut rng = SplitMix64::new(11);
     for _ in 0..WINDOW {
-        predict_shifted(&normal.row(1.0));
+        predict_shifted(&row(&mut rng, 1.0));
     }
     whole_window_exported("d_shifted");
     let psi = |feature: &str| {
@@ -230,9 +213,9 @@ fn a_shifted_feature_crosses_its_threshold_and_the_others_do_not() {
 #[test]
 fn an_unshifted_stream_shows_no_drift_and_its_predictions_match_the_reference() {
     let model = register("d_steady");
-    let mut normal = Normal(23);
+    let mut rng = SplitMix64::new(23);
     for _ in 0..WINDOW {
-        predict_steady(&normal.row(0.0));
+        predict_steady(&row(&mut rng, 0.0));
     }
     whole_window_exported("d_steady");
     for feature in FEATURES {
@@ -272,9 +255,9 @@ fn an_unshifted_stream_shows_no_drift_and_its_predictions_match_the_reference() 
 #[test]
 fn below_the_minimum_window_only_the_window_size_is_reported() {
     let model = register("d_small");
-    let mut normal = Normal(31);
+    let mut rng = SplitMix64::new(31);
     for _ in 0..100 {
-        predict_small(&normal.row(3.0));
+        predict_small(&row(&mut rng, 3.0));
     }
     let _ = HARNESS.telemetry.force_flush();
     gauge_when(
@@ -302,9 +285,9 @@ fn below_the_minimum_window_only_the_window_size_is_reported() {
 #[test]
 fn the_prometheus_exposition_carries_the_drift_gauges() {
     let _model = register("d_prom");
-    let mut normal = Normal(41);
+    let mut rng = SplitMix64::new(41);
     for _ in 0..WINDOW {
-        predict_prom(&normal.row(1.0));
+        predict_prom(&row(&mut rng, 1.0));
     }
     let text = HARNESS
         .telemetry

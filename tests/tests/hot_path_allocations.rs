@@ -13,17 +13,16 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use mlotel::{Model, Sampler, Telemetry, instrument_ml};
+use mlotel_tests::DiscardSpans;
 use opentelemetry::Context;
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
     Tracer as _, TracerProvider as _,
 };
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 
 /// The system allocator, counting the allocations (and reallocations) of each thread.
 struct CountingAllocator;
@@ -120,25 +119,9 @@ fn call(calls: u64) {
     call_classify(calls);
 }
 
-/// A span exporter that drops what it gets.
-#[derive(Debug, Clone, Default)]
-struct Discard {
-    spans: Arc<AtomicU64>,
-}
-
-impl SpanExporter for Discard {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        self.spans.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        std::future::ready(Ok(()))
-    }
-}
-
 /// Installs telemetry: metrics to a Prometheus reader only, spans through a batch
 /// processor to `exporter` when given. The attribute records to the newest installation.
-fn install(sampler: Sampler, exporter: Option<&Discard>) -> Telemetry {
+fn install(sampler: Sampler, exporter: Option<&DiscardSpans>) -> Telemetry {
     let mut builder = Telemetry::builder()
         .install_logging(false)
         .env_vars([
@@ -181,8 +164,8 @@ fn unsampled_parent() -> Context {
 #[test]
 fn unsampled_calls_do_not_allocate_after_the_first() {
     let _serial = serial();
-    let exporter = Discard::default();
-    let cases: [(&str, Sampler, Option<&Discard>, Option<Context>); 3] = [
+    let exporter = DiscardSpans::default();
+    let cases: [(&str, Sampler, Option<&DiscardSpans>, Option<Context>); 3] = [
         (
             "sampler always_off",
             Sampler::AlwaysOff,
@@ -209,17 +192,13 @@ fn unsampled_calls_do_not_allocate_after_the_first() {
         );
         telemetry.shutdown().expect("shutdown");
     }
-    assert_eq!(
-        exporter.spans.load(Ordering::Relaxed),
-        0,
-        "no span was sampled"
-    );
+    assert_eq!(exporter.exported(), 0, "no span was sampled");
 }
 
 #[test]
 fn allocations_with_a_sampled_span_are_reported() {
     let _serial = serial();
-    let exporter = Discard::default();
+    let exporter = DiscardSpans::default();
     let telemetry = install(Sampler::AlwaysOn, Some(&exporter));
     call(WARM_UP_CALLS);
     let per_call = |allocations: u64| allocations as f64 / CALLS as f64;
@@ -243,10 +222,7 @@ fn allocations_with_a_sampled_span_are_reported() {
     );
     telemetry.force_flush().expect("flush");
     provider.force_flush().expect("flush");
-    assert!(
-        exporter.spans.load(Ordering::Relaxed) > 0,
-        "spans were sampled and exported"
-    );
+    assert!(exporter.exported() > 0, "spans were sampled and exported");
     telemetry.shutdown().expect("shutdown");
     provider.shutdown().expect("shutdown");
 }

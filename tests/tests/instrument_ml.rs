@@ -1012,10 +1012,7 @@ fn async_prediction_nests_under_an_instrumented_tracing_span() {
 
     let request = harness.span("t_async_nested_request");
     let prediction = harness.span("predict t_async_nested");
-    assert!(
-        prediction.is_child_of(&request),
-        "prediction {prediction:?} under request {request:?}"
-    );
+    prediction.assert_child_of(&request);
 }
 
 #[instrument_ml(model = "t_spawned", version = "1")]
@@ -1040,10 +1037,7 @@ fn spawned_async_prediction_nests_when_the_future_carries_the_span() {
 
     let request = harness.span("t_spawned_request");
     let prediction = harness.span("predict t_spawned");
-    assert!(
-        prediction.is_child_of(&request),
-        "prediction {prediction:?} under request {request:?}"
-    );
+    prediction.assert_child_of(&request);
 }
 
 // ---------------------------------------------------------------------------------------------

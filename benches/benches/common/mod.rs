@@ -1,15 +1,13 @@
-//! What the benches share: the tiny model they instrument, a span exporter that discards
-//! what it gets, and the installation of mlotel's telemetry for `#[instrument_ml]`.
+//! What the benches share: the tiny model they instrument, the installation of mlotel's
+//! telemetry for `#[instrument_ml]`, and the span exporter that discards what it gets
+//! (`mlotel_testkit::DiscardSpans`, re-exported).
 
 // Each bench uses part of this module.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use mlotel::{Model, Sampler, Telemetry};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanData, SpanExporter};
+pub(crate) use mlotel_testkit::DiscardSpans;
+use opentelemetry_sdk::trace::BatchSpanProcessor;
 
 pub(crate) const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
 pub(crate) const FEATURES: [&str; 4] =
@@ -53,33 +51,6 @@ pub(crate) fn argmax(probabilities: &[f64; 3]) -> (usize, f64) {
             }
         },
     )
-}
-
-/// A span exporter that counts and drops what it is given: the cost of the pipeline up to
-/// the exporter, with no serialisation or network.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DiscardSpans {
-    exported: Arc<AtomicU64>,
-}
-
-impl DiscardSpans {
-    /// Spans handed to the exporter so far (the batch processor drops spans when its queue
-    /// is full, so fewer than were ended).
-    pub(crate) fn exported(&self) -> u64 {
-        self.exported.load(Ordering::Relaxed)
-    }
-}
-
-impl SpanExporter for DiscardSpans {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        self.exported
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        drop(batch);
-        std::future::ready(Ok(()))
-    }
 }
 
 /// A batch span processor in front of `exporter`, with the SDK's default settings.

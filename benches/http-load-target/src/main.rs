@@ -20,18 +20,14 @@
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use mlotel_testkit::DiscardSpans;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
-};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 
 /// Which instrumentation wraps the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,26 +91,6 @@ impl Options {
             }
         }
         Ok(options)
-    }
-}
-
-/// A span exporter that counts and drops what it is given: the span pipeline runs in full
-/// (sampling, recording, the batch processor's queue and thread) with no serialisation or
-/// network, the same in the `mlotel` and `otel-actix` modes.
-#[derive(Debug, Clone, Default)]
-struct DiscardSpans {
-    exported: Arc<AtomicU64>,
-}
-
-impl SpanExporter for DiscardSpans {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        self.exported
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        drop(batch);
-        std::future::ready(Ok(()))
     }
 }
 
@@ -262,7 +238,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    eprintln!("spans exported: {}", spans.exported.load(Ordering::Relaxed));
+    eprintln!("spans exported: {}", spans.exported());
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -53,7 +53,10 @@ pub mod attr {
     pub const PREDICTION_BATCH_SIZE: &str = "ml.prediction.batch_size";
     /// Input feature name (from the model's schema).
     pub const FEATURE_NAME: &str = "ml.feature.name";
-    /// Drift statistic: `psi`, `jensen_shannon`, `ks`, `wasserstein`, `chi_square`.
+    /// Drift statistic, [`DriftMethod::name`](crate::drift::stats::DriftMethod::name): `psi`,
+    /// `jensenshannon`, `ks`, `ks_pvalue`, `wasserstein_normed`, `chisquare`,
+    /// `chisquare_pvalue`, `missing_share` (`ks`, `ks_pvalue` and `wasserstein_normed` for
+    /// numeric features only).
     pub const DRIFT_METHOD: &str = "ml.drift.method";
     /// What a prediction-drift or window gauge is about: `label` or `confidence` (prediction
     /// drift), `features` or `predictions` (window observations).

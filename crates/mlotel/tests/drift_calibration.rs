@@ -32,13 +32,11 @@
 
 #![allow(clippy::unwrap_used, reason = "a test: a panic is the failure report")]
 
-mod common;
-
-use common::Rng;
 use mlotel::Model;
 use mlotel::drift::reference::{CalibrationOptions, FeatureValue, FitOptions, Reference, Schema};
 use mlotel::drift::stats::DriftMethod;
 use mlotel::drift::{Decision, DriftReport, Window};
+use mlotel_testkit::SplitMix64;
 
 const FEATURES: [&str; 4] = ["normal", "lognormal", "bimodal", "category"];
 const CATEGORIES: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
@@ -98,7 +96,7 @@ impl Scenario {
 }
 
 /// One row of the four features.
-fn draw(rng: &mut Rng, scenario: Scenario) -> ([f64; 3], &'static str) {
+fn draw(rng: &mut SplitMix64, scenario: Scenario) -> ([f64; 3], &'static str) {
     let shift = match scenario {
         Scenario::NoDrift => 0.0,
         Scenario::Shift(shift) => shift,
@@ -112,7 +110,7 @@ fn draw(rng: &mut Rng, scenario: Scenario) -> ([f64; 3], &'static str) {
 }
 
 fn reference(reference_rows: usize, window: u64, seed: u64, design: Design) -> Reference {
-    let mut rng = Rng::new(0xC0FF_EE00 ^ (reference_rows as u64) << 8 ^ seed << 40);
+    let mut rng = SplitMix64::new(0xC0FF_EE00 ^ (reference_rows as u64) << 8 ^ seed << 40);
     let rows: Vec<Vec<FeatureValue<'static>>> = (0..reference_rows)
         .map(|_| {
             let ([a, b, c], category) = draw(&mut rng, Scenario::NoDrift);
@@ -225,7 +223,7 @@ fn run_one(setting: Setting, seed: u64, reference: &Reference, flags: &mut [Flag
         .drift_decision(Decision::calibrated(DriftMethod::Psi))
         .try_register()
         .unwrap();
-    let mut rng = Rng::new(
+    let mut rng = SplitMix64::new(
         0x5EED_0000
             ^ (setting.reference_rows as u64) << 20
             ^ setting.window << 4

@@ -7,36 +7,16 @@
 use mlotel::Model;
 use mlotel::drift::Window;
 use mlotel::drift::reference::{FitOptions, Reference};
+use mlotel_testkit::SplitMix64;
 use proptest::prelude::*;
 
 const FEATURES: [&str; 3] = ["x", "y", "z"];
 const WINDOW: u64 = 1_000;
 
-mod common;
-
-/// Standard normal values from a seed.
-struct Normal(common::Rng);
-
-impl Normal {
-    fn new(seed: u64) -> Self {
-        Self(common::Rng::new(seed))
-    }
-
-    fn sample(&mut self) -> f64 {
-        self.0.normal()
-    }
-}
-
 fn model(name: &str, seed: u64) -> Model {
-    let mut normal = Normal::new(seed ^ 0xA5A5_A5A5);
+    let mut rng = SplitMix64::new(seed ^ 0xA5A5_A5A5);
     let rows: Vec<[f64; 3]> = (0..10_000)
-        .map(|_| {
-            [
-                normal.sample(),
-                10.0 + 3.0 * normal.sample(),
-                normal.sample(),
-            ]
-        })
+        .map(|_| [rng.normal(), 10.0 + 3.0 * rng.normal(), rng.normal()])
         .collect();
     let reference = Reference::fit_numeric(&rows, &FEATURES, FitOptions::default()).expect("fits");
     Model::builder(name)
@@ -53,9 +33,9 @@ proptest! {
     #[test]
     fn windows_from_the_reference_distribution_are_not_flagged(seed in any::<u64>()) {
         let model = model("prop_same", seed);
-        let mut normal = Normal::new(seed);
+        let mut rng = SplitMix64::new(seed);
         for _ in 0..WINDOW {
-            model.observe_features(&[normal.sample(), 10.0 + 3.0 * normal.sample(), normal.sample()]);
+            model.observe_features(&[rng.normal(), 10.0 + 3.0 * rng.normal(), rng.normal()]);
         }
         let report = model.drift_report().expect("has a reference");
         prop_assert_eq!(report.features.len(), 3);
@@ -71,9 +51,9 @@ proptest! {
         shifted in 0usize..3,
     ) {
         let model = model("prop_shift", seed);
-        let mut normal = Normal::new(seed);
+        let mut rng = SplitMix64::new(seed);
         for _ in 0..WINDOW {
-            let mut row = [normal.sample(), 10.0 + 3.0 * normal.sample(), normal.sample()];
+            let mut row = [rng.normal(), 10.0 + 3.0 * rng.normal(), rng.normal()];
             row[shifted] += if shifted == 1 { 3.0 } else { 1.0 };
             model.observe_features(&row);
         }

@@ -15,7 +15,8 @@
 //! # Ok::<(), loadgen::Error>(())
 //! ```
 //!
-//! The CLI (`cargo run --release -p loadgen -- --help`) takes the same settings as flags.
+//! The CLI (`cargo run --release -p loadgen -- --help`) takes the same settings as flags
+//! ([`Flags`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,12 +25,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod cli;
 mod http;
-mod rng;
 pub mod scenario;
 
+pub use cli::Flags;
 use http::{Client, Target};
-use rng::SplitMix64;
+use mlotel_testkit::SplitMix64;
 use scenario::Iris;
 pub use scenario::{ErrorCase, FEATURES, ramp};
 
@@ -149,127 +151,7 @@ impl Default for Config {
     }
 }
 
-/// `--help`.
-pub const USAGE: &str = "\
-loadgen: traffic for the demo predictor (docs/predictor.md), then a summary.
-
-USAGE: loadgen [--scenario NAME] [--url URL] [--rate N] [--duration S | --requests N] ...
-
-SCENARIOS (--scenario, default steady)
-  steady   rows drawn from the iris training distribution (balanced classes) to POST /predict
-  drift    steady, with --shift-features moved by --shift reference std, ramped from 0 over
-           the first half of the run, then held
-  errors   steady, with --error-share bad requests cycling through the contract's error cases
-           (malformed JSON, wrong feature count, string value, empty batch, unknown version,
-           unknown model, no instances, not JSON, unknown X-Model-Version, batch too large)
-  spike    steady, with --delay-share requests carrying X-Debug-Delay-Ms: --delay-ms.
-           The service honours it only when started with --allow-debug-headers
-           (ALLOW_DEBUG_HEADERS=true); the summary says when it did not. A delayed request
-           holds its worker: raise --concurrency to keep --rate through the spike
-  faults   steady, with --fault-share requests carrying X-Debug-Fail: the model call fails
-           and the service answers 500 model_failure (also only with --allow-debug-headers;
-           the summary says when it did not)
-  ab       alternates POST /v1/predict (1.0.0) and POST /v2/predict (2.0.0)
-
-OPTIONS
-  --url URL               service base URL, http:// only   [http://127.0.0.1:8080]
-  --rate N                requests per second, 0 = as fast as possible   [50]
-  --duration S            seconds to run   [60, none when --requests is given]
-  --requests N            stop after N requests
-  --concurrency N         worker threads, one keep-alive connection each   [4]
-  --seed N                seed of the rows drawn   [1]
-  --batch N               instances per prediction request   [1]
-  --shift-features A,B    drift: features to shift   [petal_length,petal_width]
-  --shift X               drift: full shift in reference std units   [2.0]
-  --error-share X         errors: share of bad requests   [0.2]
-  --delay-ms N            spike: X-Debug-Delay-Ms value   [300]
-  --delay-share X         spike: share of delayed requests   [0.1]
-  --fault-share X         faults: share of requests asking for a failure   [0.2]
-  --timeout S             per-request timeout, seconds   [10]
-  -h, --help              this text
-
-Exits 0 after printing the summary whatever the service answered; 2 on bad flags, 1 when
-the service cannot be reached at start.
-";
-
-/// What `Config::from_args` found on the command line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Print [`USAGE`].
-    Help,
-    /// Generate load.
-    Run(Config),
-}
-
 impl Config {
-    /// Parses command-line flags (without the program name): `--flag value` or `--flag=value`.
-    pub fn from_args<I, S>(args: I) -> Result<Command, Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut config = Config::default();
-        let mut duration_given = false;
-        let mut args = args.into_iter().map(Into::into);
-        while let Some(arg) = args.next() {
-            if arg == "-h" || arg == "--help" {
-                return Ok(Command::Help);
-            }
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_owned(), Some(value.to_owned()))
-                }
-                _ => (arg.clone(), None),
-            };
-            if !flag.starts_with("--") {
-                return Err(Error::Usage(format!("unexpected argument `{arg}`")));
-            }
-            let value = match inline {
-                Some(value) => value,
-                None => args
-                    .next()
-                    .ok_or_else(|| Error::Usage(format!("{flag} needs a value")))?,
-            };
-            match flag.as_str() {
-                "--url" => config.url = value,
-                "--scenario" => config.scenario = value.parse()?,
-                "--rate" => config.rate = number(&flag, &value)?,
-                "--duration" => {
-                    let seconds: f64 = number(&flag, &value)?;
-                    config.duration = Some(Duration::from_secs_f64(seconds));
-                    duration_given = true;
-                }
-                "--requests" => config.requests = Some(number(&flag, &value)?),
-                "--concurrency" => config.concurrency = number(&flag, &value)?,
-                "--seed" => config.seed = number(&flag, &value)?,
-                "--batch" => config.batch = number(&flag, &value)?,
-                "--shift-features" => {
-                    config.shift_features = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|name| !name.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                }
-                "--shift" => config.shift = number(&flag, &value)?,
-                "--error-share" => config.error_share = number(&flag, &value)?,
-                "--delay-ms" => config.delay_ms = number(&flag, &value)?,
-                "--delay-share" => config.delay_share = number(&flag, &value)?,
-                "--fault-share" => config.fault_share = number(&flag, &value)?,
-                "--timeout" => {
-                    let seconds: f64 = number(&flag, &value)?;
-                    config.timeout = Duration::from_secs_f64(seconds);
-                }
-                _ => return Err(Error::Usage(format!("unknown flag `{flag}` (see --help)"))),
-            }
-        }
-        if config.requests.is_some() && !duration_given {
-            config.duration = None;
-        }
-        config.validate()?;
-        Ok(Command::Run(config))
-    }
-
     /// Checks the settings hang together; `run` calls it too.
     pub fn validate(&self) -> Result<(), Error> {
         let usage = |message: &str| Err(Error::Usage(message.to_owned()));
@@ -319,7 +201,7 @@ impl Config {
                 }
             }
         }
-        Target::parse(&self.url).map_err(Error::Usage)?;
+        Target::parse(&self.url).map_err(|error| Error::Usage(format!("--url {error}")))?;
         Ok(())
     }
 
@@ -338,12 +220,6 @@ impl Config {
             (None, None) => 0.0,
         }
     }
-}
-
-fn number<T: FromStr>(flag: &str, value: &str) -> Result<T, Error> {
-    value
-        .parse()
-        .map_err(|_| Error::Usage(format!("{flag}: `{value}` is not a valid number")))
 }
 
 /// Why a run did not happen.
@@ -562,7 +438,7 @@ fn plan(
     index: u64,
     progress: f64,
 ) -> Planned {
-    let mut rng = SplitMix64::for_request(config.seed, index);
+    let mut rng = SplitMix64::for_stream(config.seed, index);
     if config.scenario == Scenario::Errors
         && let Some(rank) = scenario::pick(index, config.error_share)
     {
@@ -866,57 +742,8 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Command, Config, Error, Scenario, percentile, reference_from_status};
+    use super::{Config, percentile, reference_from_status};
     use std::time::Duration;
-
-    fn parse(args: &[&str]) -> Result<Config, Error> {
-        match Config::from_args(args.iter().copied())? {
-            Command::Run(config) => Ok(config),
-            Command::Help => panic!("help"),
-        }
-    }
-
-    #[test]
-    fn flags_parse_with_defaults() {
-        let config = parse(&[
-            "--scenario",
-            "drift",
-            "--url=http://127.0.0.1:9000",
-            "--rate",
-            "50",
-            "--duration",
-            "60",
-            "--concurrency",
-            "4",
-            "--shift-features",
-            "petal_width",
-            "--shift",
-            "3",
-        ])
-        .expect("valid flags");
-        assert_eq!(config.scenario, Scenario::Drift);
-        assert_eq!(config.url, "http://127.0.0.1:9000");
-        assert_eq!(config.duration, Some(Duration::from_secs(60)));
-        assert_eq!(config.shift_features, ["petal_width"]);
-        assert_eq!(config.shift, 3.0);
-        assert_eq!(config.batch, 1);
-        let config = parse(&["--requests", "10"]).expect("valid");
-        assert_eq!((config.requests, config.duration), (Some(10), None));
-        assert!(matches!(Config::from_args(["--help"]), Ok(Command::Help)));
-        for bad in [
-            &["--scenario", "chaos"][..],
-            &["--rate", "-1"],
-            &["--rate"],
-            &["--batch", "0"],
-            &["--url", "https://x"],
-            &["--error-share", "1.5"],
-            &["--scenario", "drift", "--shift-features", "petal_size"],
-            &["--bogus", "1"],
-            &["stray"],
-        ] {
-            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
-        }
-    }
 
     #[test]
     fn rate_limiting_and_progress() {

@@ -3,15 +3,14 @@
 
 use std::process::ExitCode;
 
-use loadgen::{Command, Config, Error, USAGE};
+use clap::Parser as _;
+use loadgen::{Error, Flags};
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Run(config)) => config,
+    // clap prints --help and exits 0, or prints a usage error naming the flag and exits 2.
+    let flags = Flags::parse();
+    let config = match flags.into_config() {
+        Ok(config) => config,
         Err(error) => {
             eprintln!("loadgen: {error}\n(loadgen --help lists the flags)");
             return ExitCode::from(2);

@@ -1,7 +1,7 @@
 //! What each request of a scenario looks like: pure functions of the request index, the run's
 //! progress and a per-request generator, so they are tested without a server.
 
-use crate::rng::SplitMix64;
+use mlotel_testkit::SplitMix64;
 
 /// The iris features, in the order the service takes them.
 pub const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
@@ -213,7 +213,7 @@ impl ErrorCase {
 #[cfg(test)]
 mod tests {
     use super::{ErrorCase, Iris, instances_body, pick, ramp};
-    use crate::rng::SplitMix64;
+    use mlotel_testkit::SplitMix64;
 
     #[test]
     fn the_ramp_rises_over_the_first_half_then_holds() {

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, raw_request};
+use mlotel_tests::{OtlpReceiver, RawResponse, ServiceProcess, SplitMix64, raw_request};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -317,21 +317,12 @@ fn iris_like_rows(count: usize) -> Vec<[f64; 4]> {
         [0.516, 0.314, 0.470, 0.198],
         [0.636, 0.322, 0.552, 0.275],
     ];
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut uniform = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    let mut rng = SplitMix64::new(1);
     (0..count)
         .map(|row| {
             let class = row % 3;
             std::array::from_fn(|feature| {
-                // Box–Muller: a standard normal from two uniforms.
-                let normal =
-                    (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-                let value = MEANS[class][feature] + STDS[class][feature] * normal;
+                let value = MEANS[class][feature] + STDS[class][feature] * rng.normal();
                 (value * 10.0).round().max(1.0) / 10.0
             })
         })
