@@ -144,12 +144,22 @@ struct Parameters {
     seed: u64,
 }
 
-fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse> {
+/// [`error`], boxed (a refusal is rare; the `Ok` path stays small).
+fn refuse(
+    status: StatusCode,
+    code: &str,
+    param: Option<&str>,
+    message: String,
+) -> Box<HttpResponse> {
+    Box::new(error(status, code, param, message))
+}
+
+fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), Box<HttpResponse>> {
     if let Some(model) = &request.model
         && !model.is_empty()
         && model != MODEL_NAME
     {
-        return Err(error(
+        return Err(refuse(
             StatusCode::NOT_FOUND,
             "model_not_found",
             Some("model"),
@@ -157,7 +167,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
         ));
     }
     if request.messages.is_empty() {
-        return Err(error(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "empty_messages",
             Some("messages"),
@@ -170,7 +180,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
             message.role.as_str(),
             "system" | "developer" | "user" | "assistant" | "tool"
         ) {
-            return Err(error(
+            return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_role",
                 Some(&format!("messages[{index}].role")),
@@ -181,7 +191,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
             ));
         }
         let Some(text) = message.text() else {
-            return Err(error(
+            return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_content",
                 Some(&format!("messages[{index}].content")),
@@ -192,7 +202,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
     }
     let max_tokens = request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     if max_tokens == 0 || max_tokens > MAX_TOKENS {
-        return Err(error(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "invalid_max_tokens",
             Some("max_tokens"),
@@ -201,7 +211,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
     }
     let temperature = request.temperature.unwrap_or(1.0);
     if !temperature.is_finite() || !(0.0..=2.0).contains(&temperature) {
-        return Err(error(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "invalid_temperature",
             Some("temperature"),
@@ -209,7 +219,7 @@ fn validate(request: &ChatRequest) -> Result<(Prompt, Parameters), HttpResponse>
         ));
     }
     if request.n.is_some_and(|n| n != 1) {
-        return Err(error(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             "invalid_n",
             Some("n"),
@@ -245,7 +255,7 @@ async fn chat_completions(body: web::Bytes) -> HttpResponse {
     };
     let (prompt, parameters) = match validate(&request) {
         Ok(valid) => valid,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let include_usage = request
         .stream_options
