@@ -66,6 +66,11 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   fi
 fi
 
+step "the openai Python client for the chat endpoint's test (examples/predictor/tests/chat.rs)"
+"$VENV/bin/pip" install -q -r scripts/requirements-openai.txt
+export MLOTEL_OPENAI_PYTHON="$PWD/$VENV/bin/python"
+case "$VENV" in /*) MLOTEL_OPENAI_PYTHON="$VENV/bin/python" ;; esac
+
 step "cargo test"
 cargo test --workspace
 

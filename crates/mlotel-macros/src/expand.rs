@@ -258,7 +258,7 @@ fn check_batch_return(batch: Span, output: &ReturnType) -> syn::Result<()> {
 /// `let` or a closure's return type, so each one becomes `_`: the rest of the type still
 /// tells `?` what to convert errors into and the probes which `Result` they read. `None`
 /// when an `impl Trait` sits where `_` cannot replace it.
-fn annotation(output: &ReturnType) -> Option<Type> {
+pub(crate) fn annotation(output: &ReturnType) -> Option<Type> {
     match output {
         ReturnType::Default => Some(syn::parse_quote!(())),
         ReturnType::Type(_, ty) => {

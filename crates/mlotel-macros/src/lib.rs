@@ -8,6 +8,7 @@ use proc_macro::TokenStream;
 
 mod attr;
 mod expand;
+mod genai;
 
 /// Instruments a prediction function: a `predict {model}` span, latency, outcome, label and
 /// confidence metrics, and (with `features = arg`) the model's input checks.
@@ -63,5 +64,22 @@ fn item_keyword(item: &syn::Item) -> proc_macro2::TokenStream {
         syn::Item::Type(item) => item.type_token.to_token_stream(),
         syn::Item::Use(item) => item.use_token.to_token_stream(),
         other => other.to_token_stream(),
+    }
+}
+
+/// Instruments a generative call with the OpenTelemetry GenAI conventions: a
+/// `{operation} {model}` span, duration, token, chunk-timing and cost metrics.
+///
+/// See `mlotel::instrument_genai` and `mlotel::genai` for the arguments and examples.
+#[proc_macro_attribute]
+pub fn instrument_genai(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    match genai::instrument(args.into(), item.clone()) {
+        Ok(instrumented) => instrumented.into(),
+        Err(error) => {
+            let mut output = error.into_compile_error();
+            output.extend(item);
+            output.into()
+        }
     }
 }

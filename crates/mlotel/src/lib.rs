@@ -69,6 +69,7 @@ pub mod drift;
 mod error;
 mod export;
 mod features;
+pub mod genai;
 mod logging;
 mod model;
 pub mod names;
@@ -92,6 +93,9 @@ pub mod __private {
     pub use opentelemetry::context::FutureExt;
 }
 
+/// Instruments a generative call (client or in-process server) with the OpenTelemetry
+/// GenAI conventions; see [`genai`].
+pub use mlotel_macros::instrument_genai;
 #[doc = include_str!("instrument_ml.md")]
 pub use mlotel_macros::instrument_ml;
 

@@ -206,6 +206,7 @@ impl TelemetryBuilder {
             global::set_meter_provider(telemetry.meter_provider().clone());
             spans::install(Arc::clone(&telemetry.tracing));
             registry::install(telemetry.meter(), Arc::clone(&telemetry.models));
+            crate::genai::install(&telemetry.meter());
             global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
                 Box::new(TraceContextPropagator::new()),
                 Box::new(BaggagePropagator::new()),

@@ -8,6 +8,7 @@
 //! flags.
 
 mod api;
+mod chat;
 mod cli;
 mod dashboard;
 mod iris;
@@ -163,6 +164,7 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
             .app_data(path_config())
             .configure(|config| service.configure(config))
             .configure(api::configure)
+            .configure(chat::configure)
             .configure(|config| summary::configure(config, summary_token.clone()))
             .configure(dashboard::configure)
             .default_service(web::to(api::route_not_found))
