@@ -244,16 +244,10 @@ impl GenAiCall {
         self.end(Some(error_type));
     }
 
-    /// Ends a streamed call whose stream ended (called by [`GenAiStream`]).
+    /// Ends a streamed call whose stream ended (called by the stream wrapper).
     pub(crate) fn finish_stream(&mut self) {
         let error = self.chunk_error;
         self.end(error);
-    }
-
-    /// Wraps a stream of chunks so that the call is timed chunk by chunk and ends with the
-    /// stream.
-    pub fn stream<S>(self, stream: S) -> super::stream::GenAiStream<S> {
-        super::stream::GenAiStream::new(stream, self)
     }
 
     fn usage(&self) -> TokenUsage {

@@ -29,9 +29,14 @@ impl<S> std::fmt::Debug for GenAiStream<S> {
     }
 }
 
-impl<S> GenAiStream<S> {
-    pub(crate) fn new(inner: S, call: GenAiCall) -> Self {
-        Self { inner, call }
+impl GenAiCall {
+    /// Wraps a stream of chunks so that the call is timed chunk by chunk and ends with the
+    /// stream.
+    pub fn stream<S>(self, stream: S) -> GenAiStream<S> {
+        GenAiStream {
+            inner: stream,
+            call: self,
+        }
     }
 }
 
