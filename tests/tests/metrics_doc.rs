@@ -118,7 +118,8 @@ fn exposition() -> String {
     let judged = telemetry.model(
         Model::builder("iris_truth")
             .labels(["setosa"])
-            .prediction_store(1024, Duration::from_secs(60)),
+            .prediction_store(1024, Duration::from_secs(60))
+            .reference_accuracy(0.9),
     );
     let id = judged
         .remember_prediction(Some("setosa"), Some(0.9))

@@ -431,6 +431,16 @@ pub const OUTCOMES_UNMATCHED: InstrumentSpec = InstrumentSpec {
     buckets: &[],
 };
 
+/// `ml.model.reference_accuracy`: the model version's hold-out accuracy at training.
+pub const MODEL_REFERENCE_ACCURACY: InstrumentSpec = InstrumentSpec {
+    name: "ml.model.reference_accuracy",
+    unit: "1",
+    description: "Accuracy of the model version on held-out data when it was trained; realised accuracy is compared with it.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
 /// `ml.prediction_store.evictions`: stored predictions overwritten before their outcome.
 pub const PREDICTION_STORE_EVICTIONS: InstrumentSpec = InstrumentSpec {
     name: "ml.prediction_store.evictions",
@@ -647,6 +657,7 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     OUTCOME_SQUARED_ERROR,
     OUTCOME_DELAY,
     OUTCOMES_UNMATCHED,
+    MODEL_REFERENCE_ACCURACY,
     PREDICTION_STORE_EVICTIONS,
     PREDICTION_STORE_CAPACITY,
 ];

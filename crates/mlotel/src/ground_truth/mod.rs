@@ -72,19 +72,32 @@ impl OutcomeError {
 #[derive(Debug)]
 pub(crate) struct Outcomes {
     pub(crate) store: Option<PredictionStore>,
+    /// Hold-out accuracy, reported as `ml.model.reference_accuracy` on each binding.
+    reference_accuracy: Option<f64>,
     instruments: RwLock<Option<Arc<OutcomeInstruments>>>,
 }
 
 impl Outcomes {
-    pub(crate) fn new(store: Option<StoreSettings>) -> Self {
+    pub(crate) fn new(store: Option<StoreSettings>, reference_accuracy: Option<f64>) -> Self {
         Self {
             store: store.map(PredictionStore::new),
+            reference_accuracy,
             instruments: RwLock::new(None),
         }
     }
 
-    /// Records on the instruments of `meter` from now on.
-    pub(crate) fn bind(&self, meter: &Meter) {
+    /// Records on the instruments of `meter` from now on (and reports the reference
+    /// accuracy on it).
+    pub(crate) fn bind(&self, meter: &Meter, model: &[KeyValue; 2]) {
+        if let Some(accuracy) = self.reference_accuracy {
+            let spec = crate::names::MODEL_REFERENCE_ACCURACY;
+            meter
+                .f64_gauge(spec.name)
+                .with_unit(spec.unit)
+                .with_description(spec.description)
+                .build()
+                .record(accuracy, model);
+        }
         *self
             .instruments
             .write()

@@ -23,6 +23,7 @@ pub struct ModelBuilder {
     pub(crate) reference: Option<Arc<Reference>>,
     pub(crate) drift: DriftSettings,
     pub(crate) prediction_store: Option<StoreSettings>,
+    pub(crate) reference_accuracy: Option<f64>,
 }
 
 impl ModelBuilder {
@@ -36,6 +37,7 @@ impl ModelBuilder {
             reference: None,
             drift: DriftSettings::default(),
             prediction_store: None,
+            reference_accuracy: None,
         }
     }
 
@@ -161,6 +163,14 @@ impl ModelBuilder {
     /// this call no store is kept and predictions cost what they did.
     pub fn prediction_store(mut self, capacity: usize, max_age: Duration) -> Self {
         self.prediction_store = Some(StoreSettings { capacity, max_age });
+        self
+    }
+
+    /// The model version's accuracy on held-out data when it was trained
+    /// (`ml.model.reference_accuracy`): the alert on realised accuracy compares the accuracy
+    /// of recorded outcomes with it. A value outside `0..=1` is ignored.
+    pub fn reference_accuracy(mut self, accuracy: f64) -> Self {
+        self.reference_accuracy = (0.0..=1.0).contains(&accuracy).then_some(accuracy);
         self
     }
 

@@ -206,6 +206,7 @@ impl ModelState {
             reference,
             drift,
             prediction_store,
+            reference_accuracy,
         } = builder;
         let drift = reference.map(|reference| DriftMonitor::new(reference, drift));
         // Reference-counted values: cloning these attributes bumps a count, not a copy.
@@ -231,7 +232,7 @@ impl ModelState {
             load_seconds: Mutex::new(None),
             registered_on_first_use: AtomicBool::new(automatic),
             bound_to: Mutex::new(Weak::new()),
-            outcomes: Outcomes::new(prediction_store),
+            outcomes: Outcomes::new(prediction_store, reference_accuracy),
             name,
             version,
         }
@@ -260,7 +261,7 @@ impl ModelState {
     pub(crate) fn bind(self: &Arc<Self>, meter: &Meter, models: &Arc<ModelSet>) {
         self.flush();
         let instruments = Arc::new(SdkInstruments::new(meter, &self.model_attributes));
-        self.outcomes.bind(meter);
+        self.outcomes.bind(meter, &self.model_attributes);
         let loaded = self.loaded.load(Ordering::Relaxed);
         instruments
             .loaded
