@@ -67,7 +67,7 @@ impl Stream for Words {
 
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<&'static str>> {
         self.sent += 1;
-        Poll::Ready(Some(if self.sent % 2 == 0 {
+        Poll::Ready(Some(if self.sent.is_multiple_of(2) {
             "word "
         } else {
             "token "
