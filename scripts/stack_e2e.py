@@ -892,7 +892,7 @@ def run(args, workdir, procs, webhook):
         # Chat completions, half streamed, for the Generative dashboard: server side here,
         # client side (loadgen's own metrics, job loadgen) through the Collector.
         procs.start("loadgen-chat", [loadgen_bin, "--url", url, "--scenario", "chat", "--rate", "3",
-                                     "--duration", "90", "--concurrency", "4"],
+                                     "--duration", "45", "--concurrency", "4"],
                     env=loadgen_telemetry_env(otelcol_otlp_grpc)),
     ]
 
