@@ -229,10 +229,9 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
         let closure_return = return_type.as_ref().map(|ty| quote!(-> #ty));
         let annotated = return_type.as_ref().map(|ty| quote!(: #ty));
         quote! {
-            #[allow(clippy::redundant_closure_call)]
             let __mlotel_output #annotated = {
                 let __mlotel_attached = __mlotel_genai.attach();
-                (move || #closure_return #block)()
+                ::mlotel::genai::__private::call_once(move || #closure_return #block)
             };
         }
     };

@@ -290,9 +290,6 @@ pub(crate) fn complete_streaming<'c>(
     messages: &[(&str, &str)],
     max_tokens: u32,
 ) -> Result<impl Stream<Item = Result<ChatChunk, ChatError>> + use<'c>, ChatError> {
-    // Moved, not reborrowed: the returned stream keeps the connection (the attribute runs
-    // a sync body in a closure, which may return what it owns, not what it borrows).
-    let client = client;
     let body = request_body(model, messages, max_tokens, true);
     match client
         .request_events("POST", PATH, &[JSON], &body)

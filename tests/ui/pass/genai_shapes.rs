@@ -1,6 +1,6 @@
 //! `#[instrument_genai]` on every supported shape: sync and async, a whole answer and a
-//! stream (bare or in a `Result`), a method returning a stream that borrows `&mut self`
-//! (moved into a local first), the model from an expression over the parameters, the prompt
+//! stream (bare or in a `Result`), a method returning a stream that borrows `&mut self`,
+//! the model from an expression over the parameters, the prompt
 //! from a parameter. Outputs are returned unchanged.
 #![deny(warnings)]
 
@@ -73,9 +73,8 @@ impl Client {
         model: &str,
     ) -> Result<impl Stream<Item = String> + use<'c>, std::io::Error> {
         let _ = model;
-        let this = self;
         Ok(Words {
-            words: this.words.iter(),
+            words: self.words.iter(),
         })
     }
 }
