@@ -26,7 +26,9 @@ metrics to the Collector, scraped from its prometheus exporter (check_otlp_metri
 
 1. every Prometheus query of every Grafana dashboard panel, and of every query variable
    (deploy/grafana/dashboards, the variables substituted by scripts/dashboard_queries.py),
-   returns data;
+   returns data (the chat scenario feeds the Generative dashboard: its server side from the
+   predictor, its client side from loadgen's own metrics, pushed over OTLP to the
+   Collector as job loadgen);
 2. the drift alert (FeatureDrift) reaches the webhook for the shifted features only, and
    resolves once the traffic is unshifted again;
 3. the error-rate alerts: the 5xx burst makes the availability SLO page
@@ -696,6 +698,14 @@ OTLP_PATH_GAPS = {
 }
 
 
+def loadgen_telemetry_env(otelcol_otlp_grpc):
+    """loadgen's own telemetry (the chat scenario's GenAI client calls) over OTLP to the
+    Collector, so that the Generative dashboard's client panels (job loadgen) have data."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{otelcol_otlp_grpc}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+
+
 def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, predictor_addr, otelcol_otlp_grpc):
     """The OTLP metrics path as compose documents it: a second predictor pushes its metrics
     over OTLP to the Collector, whose prometheus exporter Prometheus scrapes (job
@@ -717,12 +727,14 @@ def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, pred
             return response.status == 200
     wait_for("the OTLP-pushing predictor ready", ready, 60, 0.2)
     url = f"http://{otlp_addr}"
-    load = [procs.start(f"loadgen-otlp-{scenario}", [loadgen_bin, "--url", url, "--scenario", scenario, *flags])
+    load = [procs.start(f"loadgen-otlp-{scenario}", [loadgen_bin, "--url", url, "--scenario", scenario, *flags],
+                        env=loadgen_telemetry_env(otelcol_otlp_grpc) if scenario == "chat" else None)
             for scenario, flags in (("drift", ["--rate", "30", "--duration", "30", "--concurrency", "2"]),
                                     ("faults", ["--rate", "10", "--duration", "30", "--fault-share", "0.3"]),
                                     ("errors", ["--rate", "5", "--duration", "30"]),
                                     ("spike", ["--rate", "5", "--duration", "30", "--delay-share", "0.25"]),
-                                    ("ab", ["--rate", "10", "--duration", "30"]))]
+                                    ("ab", ["--rate", "10", "--duration", "30"]),
+                                    ("chat", ["--rate", "3", "--duration", "30", "--concurrency", "4"]))]
     log("OTLP metrics path: a second predictor (service predictor-otlp) pushes its metrics to the Collector")
     queries = dashboard_queries(["--var", "job=predictor-otlp", "--var", "service=predictor-otlp"])
     empty = []
@@ -877,6 +889,11 @@ def run(args, workdir, procs, webhook):
         loadgen("errors", "--rate", "8", "--duration", "45"),
         loadgen("spike", "--rate", "8", "--duration", "45", "--delay-share", "0.25", "--concurrency", "4"),
         loadgen("ab", "--rate", "20", "--duration", "45"),
+        # Chat completions, half streamed, for the Generative dashboard: server side here,
+        # client side (loadgen's own metrics, job loadgen) through the Collector.
+        procs.start("loadgen-chat", [loadgen_bin, "--url", url, "--scenario", "chat", "--rate", "3",
+                                     "--duration", "45", "--concurrency", "4"],
+                    env=loadgen_telemetry_env(otelcol_otlp_grpc)),
     ]
 
     def firing(alertname, **labels):

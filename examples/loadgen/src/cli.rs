@@ -23,6 +23,15 @@ SCENARIOS (--scenario)
            and the service answers 500 model_failure (also only with --allow-debug-headers;
            the summary says when it did not)
   ab       alternates POST /v1/predict (1.0.0) and POST /v2/predict (2.0.0)
+  chat     OpenAI-compatible chat completions to POST /v1/chat/completions (--chat-model),
+           every other one streamed; each call is a GenAI client call (#[instrument_genai]):
+           with --otlp-endpoint, loadgen exports gen_ai.client.* metrics, spans and the
+           cost from its price table (--chat-prices, default the demo model's price)
+
+TELEMETRY
+  None unless --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is given: then loadgen
+  installs mlotel's telemetry (service loadgen, OTLP, the other OTEL_* variables apply)
+  and flushes it before exiting.
 
 Exits 0 after printing the summary whatever the service answered; 2 on bad flags, 1 when
 the service cannot be reached at start.";
@@ -43,7 +52,7 @@ the service cannot be reached at start.";
     allow_negative_numbers = true
 )]
 pub struct Flags {
-    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults or ab
+    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults, ab or chat
     #[arg(long, value_name = "NAME", default_value = "steady")]
     pub scenario: Scenario,
 
@@ -102,6 +111,20 @@ pub struct Flags {
     /// Per-request connect, read and write timeout, seconds
     #[arg(long, value_name = "S", default_value = "10")]
     pub timeout: f64,
+
+    /// chat: the model asked for
+    #[arg(long, value_name = "NAME", default_value = crate::chat::DEFAULT_MODEL)]
+    pub chat_model: String,
+
+    /// chat: price table, JSON (docs/genai.md) [default: the demo model at 0.5/1.5 USD per
+    /// million input/output tokens]
+    #[arg(long, value_name = "FILE")]
+    pub chat_prices: Option<std::path::PathBuf>,
+
+    /// Export loadgen's own telemetry (the chat client calls) over OTLP to this endpoint
+    /// [default: none]
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Flags {
@@ -134,6 +157,7 @@ impl Flags {
             delay_share: self.delay_share,
             fault_share: self.fault_share,
             timeout: seconds_flag("--timeout", self.timeout)?,
+            chat_model: self.chat_model,
         };
         config.validate()?;
         Ok(config)
@@ -269,7 +293,7 @@ mod tests {
             .iter()
             .map(|entry| entry.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
-        assert_eq!(entries.len(), 16, "15 flags and --help: {entries:#?}");
+        assert_eq!(entries.len(), 19, "18 flags and --help: {entries:#?}");
         for (flag, default) in [
             ("--scenario", "steady"),
             ("--url", "http://127.0.0.1:8080"),
@@ -286,6 +310,9 @@ mod tests {
             ("--delay-share", "0.1"),
             ("--fault-share", "0.2"),
             ("--timeout", "10"),
+            ("--chat-model", "mlotel-wonderland"),
+            ("--chat-prices", "the demo model"),
+            ("--otlp-endpoint", "none"),
         ] {
             let entry = entries
                 .iter()

@@ -25,10 +25,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod chat;
 mod cli;
 mod http;
 pub mod scenario;
 
+pub use chat::ChatSummary;
 pub use cli::Flags;
 use http::{Client, Target};
 use mlotel_testkit::SplitMix64;
@@ -53,17 +55,21 @@ pub enum Scenario {
     Faults,
     /// Alternates `POST /v1/predict` and `POST /v2/predict`.
     Ab,
+    /// OpenAI-compatible chat completions to `POST /v1/chat/completions`, every other one
+    /// streamed, instrumented as GenAI client calls ([`chat`]).
+    Chat,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Steady,
         Scenario::Drift,
         Scenario::Errors,
         Scenario::Spike,
         Scenario::Faults,
         Scenario::Ab,
+        Scenario::Chat,
     ];
 
     /// The name on the command line.
@@ -75,6 +81,7 @@ impl Scenario {
             Scenario::Spike => "spike",
             Scenario::Faults => "faults",
             Scenario::Ab => "ab",
+            Scenario::Chat => "chat",
         }
     }
 }
@@ -88,7 +95,7 @@ impl FromStr for Scenario {
             .find(|scenario| scenario.name() == name)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab)"
+                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab, chat)"
                 ))
             })
     }
@@ -127,6 +134,8 @@ pub struct Config {
     pub fault_share: f64,
     /// Connect, read and write timeout of every request.
     pub timeout: Duration,
+    /// `chat`: the model asked for.
+    pub chat_model: String,
 }
 
 impl Default for Config {
@@ -147,6 +156,7 @@ impl Default for Config {
             delay_share: 0.1,
             fault_share: 0.2,
             timeout: Duration::from_secs(10),
+            chat_model: chat::DEFAULT_MODEL.to_owned(),
         }
     }
 }
@@ -187,6 +197,9 @@ impl Config {
         }
         if self.timeout.is_zero() {
             return usage("--timeout must be above 0");
+        }
+        if self.chat_model.trim().is_empty() {
+            return usage("--chat-model must name a model");
         }
         if self.scenario == Scenario::Drift {
             if self.shift_features.is_empty() {
@@ -302,6 +315,8 @@ pub struct Summary {
     pub reference_source: String,
     /// Things worth saying (ignored debug delays, built-in reference, ...).
     pub notes: Vec<String>,
+    /// `chat`: tokens, finish reasons, time to first token.
+    pub chat: Option<ChatSummary>,
 }
 
 impl Summary {
@@ -351,6 +366,9 @@ impl fmt::Display for Summary {
                 "faults asked      {} ({} answered 500 model_failure)",
                 self.faulted, self.faulted_failed
             )?;
+        }
+        if let Some(chat) = &self.chat {
+            write!(f, "{chat}")?;
         }
         writeln!(
             f,
@@ -623,6 +641,9 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
         }
     };
     drop(probe);
+    if config.scenario == Scenario::Chat {
+        return Ok(chat::run(config, &target));
+    }
     let iris = Iris::load();
 
     let next = AtomicU64::new(0);
