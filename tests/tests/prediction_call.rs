@@ -40,7 +40,10 @@ fn a_call_started_by_hand_records_what_the_attribute_records() {
     );
 
     let call = model.start_call();
-    assert!(call.context().is_some(), "always_on samples the call's span");
+    assert!(
+        call.context().is_some(),
+        "always_on samples the call's span"
+    );
     call.finish_prediction(Prediction {
         label: Some(Label::Index(1)),
         confidence: Some(0.8),

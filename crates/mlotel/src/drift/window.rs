@@ -216,6 +216,10 @@ pub(crate) struct Ring {
     slices: VecDeque<Slice>,
     /// Changes whenever the window's contents do, so a report can be reused until then.
     version: u64,
+    /// Every count ever absorbed, per bin (those too old for the window included): the
+    /// monotonic bin counters that a metrics backend sums over replicas. Kept here, where
+    /// counts are handed over, so the recording thread pays nothing for them.
+    cumulative: Box<[u64]>,
 }
 
 impl Ring {
@@ -225,7 +229,13 @@ impl Ring {
             bins,
             slices: VecDeque::new(),
             version: 0,
+            cumulative: vec![0; bins].into_boxed_slice(),
         }
+    }
+
+    /// Every count absorbed so far, per bin.
+    pub(crate) fn cumulative(&self) -> &[u64] {
+        &self.cumulative
     }
 
     /// Changes whenever the window's contents do.
@@ -238,6 +248,9 @@ impl Ring {
     pub(crate) fn absorb(&mut self, counts: &SliceCounts, now_slice: u64) {
         if counts.is_empty() {
             return;
+        }
+        for (total, &count) in self.cumulative.iter_mut().zip(counts.bins.iter()) {
+            *total = total.saturating_add(u64::from(count));
         }
         self.version += 1;
         match self.window {
@@ -415,5 +428,27 @@ mod tests {
         counts.bump(7);
         counts.bump(1);
         assert_eq!(&*counts.bins, &[0, 1]);
+    }
+
+    #[test]
+    fn cumulative_counts_keep_what_left_the_window_and_what_came_too_late() {
+        let window = Window::Time {
+            length: Duration::from_secs(10),
+            slices: 10,
+        };
+        let mut ring = Ring::new(window, 3);
+        let mut counts = SliceCounts::new(3);
+        counts.rows = 2;
+        counts.bump(0);
+        counts.bump(2);
+        ring.absorb(&counts, 0);
+        // A slice far later evicts the first; a stripe whose slice is already past the
+        // window still adds to the running totals.
+        counts.slice = 50;
+        ring.absorb(&counts, 50);
+        counts.slice = 1;
+        ring.absorb(&counts, 50);
+        assert_eq!(ring.totals().bins, vec![1, 0, 1]);
+        assert_eq!(ring.cumulative(), &[3, 0, 3]);
     }
 }
