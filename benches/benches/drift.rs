@@ -107,7 +107,11 @@ fn observe(c: &mut Criterion) {
     for (name, model, rows) in [
         ("reference", &with_reference, &rows),
         ("reference_in_range", &with_reference, &rows_in_range),
-        ("reference_in_range_counters_off", &counters_off, &rows_in_range),
+        (
+            "reference_in_range_counters_off",
+            &counters_off,
+            &rows_in_range,
+        ),
         ("no_reference", &without_reference, &rows),
     ] {
         let mut next = 0;

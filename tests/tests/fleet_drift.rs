@@ -173,8 +173,10 @@ fn input_series(out: &mut String, samples: &Samples, prefix: &str, version: &str
                     ("ml_drift_bin", &bin),
                     ("otel_scope_name", "mlotel"),
                 ]);
-                writeln!(out, "      - series: '{metric}{labels}'").unwrap();
-                writeln!(out, "        values: '0+{count}x{STEPS}'").unwrap();
+                writeln!(out, "      - series: '{metric}{labels}'")
+                    .expect("a String takes any write");
+                writeln!(out, "        values: '0+{count}x{STEPS}'")
+                    .expect("a String takes any write");
             }
         }
         for (metric, key) in REFERENCES {
@@ -188,8 +190,10 @@ fn input_series(out: &mut String, samples: &Samples, prefix: &str, version: &str
                     ("ml_drift_bin", &bin),
                     ("otel_scope_name", "mlotel"),
                 ]);
-                writeln!(out, "      - series: '{metric}{labels}'").unwrap();
-                writeln!(out, "        values: '{share:?}x{STEPS}'").unwrap();
+                writeln!(out, "      - series: '{metric}{labels}'")
+                    .expect("a String takes any write");
+                writeln!(out, "        values: '{share:?}x{STEPS}'")
+                    .expect("a String takes any write");
             }
         }
     }
@@ -208,11 +212,11 @@ fn close_to(out: &mut String, rule: &str, version: &str, key: &str, of: &str, ex
         "      - expr: 'abs({rule}{} - {expected:?}) < bool 1e-9'",
         selector(&labels)
     )
-    .unwrap();
-    writeln!(out, "        eval_time: 10m").unwrap();
-    writeln!(out, "        exp_samples:").unwrap();
-    writeln!(out, "          - labels: '{}'", selector(&labels)).unwrap();
-    writeln!(out, "            value: 1").unwrap();
+    .expect("a String takes any write");
+    writeln!(out, "        eval_time: 10m").expect("a String takes any write");
+    writeln!(out, "        exp_samples:").expect("a String takes any write");
+    writeln!(out, "          - labels: '{}'", selector(&labels)).expect("a String takes any write");
+    writeln!(out, "            value: 1").expect("a String takes any write");
 }
 
 /// The engine's value of `method` for feature or signal `of` in `report`.
@@ -282,7 +286,7 @@ fn promtool_test(samples: &Samples, shifted: &DriftReport, small: &DriftReport) 
             "      - expr: 'job_model_version:ml_dataset_drift_share:rate{window}'\n        eval_time: 10m\n        exp_samples:\n          - labels: '{}'\n            value: {share:?}",
             selector(&[("__name__", &format!("job_model_version:ml_dataset_drift_share:rate{window}")), ("job", "predictor"), ("ml_model_name", "iris"), ("ml_model_version", "3.0.0")])
         )
-        .unwrap();
+        .expect("a String takes any write");
     }
     out.push_str(
         "    alert_rule_test:\n      - eval_time: 25m\n        alertname: FeatureDrift\n        exp_alerts:\n\
@@ -295,13 +299,13 @@ fn promtool_test(samples: &Samples, shifted: &DriftReport, small: &DriftReport) 
         out,
         "              summary: 'iris 3.0.0: feature shifted drifted'\n              description: 'Feature shifted of iris 3.0.0 (job predictor, over all its replicas) has been detected as drifted (fleet-wide PSI over 5 minutes {psi:.3}) for 15 minutes: the inputs no longer look like the training data.'\n              runbook_url: https://github.com/mlotel/mlotel/blob/main/docs/runbooks/FeatureDrift.md"
     )
-    .unwrap();
+    .expect("a String takes any write");
     let label_psi = engine(shifted, "label", DriftMethod::Psi);
     writeln!(
         out,
         "      - eval_time: 25m\n        alertname: PredictionDrift\n        exp_alerts:\n          - exp_labels:\n              severity: ticket\n              job: predictor\n              ml_model_name: iris\n              ml_model_version: 3.0.0\n              ml_drift_signal: label\n              ml_drift_method: psi\n            exp_annotations:\n              summary: 'iris 3.0.0: label drift, PSI {label_psi:.2}'\n              description: 'The PSI of the predicted label distribution of iris 3.0.0 (job predictor, over all its replicas) has been {label_psi:.3} (threshold 0.1; above 0.25 is a major shift) for 15 minutes.'\n              runbook_url: https://github.com/mlotel/mlotel/blob/main/docs/runbooks/PredictionDrift.md"
     )
-    .unwrap();
+    .expect("a String takes any write");
 
     out.push_str("\n  - interval: 1m\n    input_series:\n");
     input_series(&mut out, samples, "small-", "0.1.0");
@@ -310,7 +314,7 @@ fn promtool_test(samples: &Samples, shifted: &DriftReport, small: &DriftReport) 
         out,
         "      - expr: 'job_model_version_feature:ml_feature_psi:rate5m'\n        eval_time: 10m\n        exp_samples: []"
     )
-    .unwrap();
+    .expect("a String takes any write");
     for feature in ["shifted", "steady"] {
         close_to(
             &mut out,
@@ -357,6 +361,38 @@ fn replicas_counters_sum_to_the_pooled_counts_and_the_rules_give_the_engines_val
         .sum();
     assert_eq!(features, 3_000.0, "every row counted once");
     let shifted_report = shifted.pooled.drift_report().expect("monitored");
+
+    // With the bin counters off, a model with a reference exports none of the bin series.
+    let quiet = telemetry.model(
+        Model::builder("counters-off")
+            .version("3.0.0")
+            .labels(LABELS)
+            .reference(reference())
+            .drift_bin_counters(false),
+    );
+    run(
+        &Fleet {
+            replicas: vec![quiet.clone(), quiet.clone(), quiet.clone()],
+            pooled: quiet.clone(),
+        },
+        30,
+        3,
+    );
+    let exposition = telemetry
+        .prometheus()
+        .expect("on")
+        .render()
+        .expect("renders");
+    assert!(
+        exposition.contains(r#"ml_model_name="counters-off""#),
+        "the model's other series are exported"
+    );
+    for (metric, _) in COUNTERS.iter().chain(&REFERENCES) {
+        assert!(
+            bin_series(&samples(&exposition), metric, "counters-off").is_empty(),
+            "{metric} exported with the counters off"
+        );
+    }
 
     // The version below the minimum: a fleet of its own (other model names).
     let small_models: Vec<Model> = (0..=REPLICAS)
