@@ -4,8 +4,9 @@
 //!   lookups, one stripe lock, 4 counter bumps), with a quarter of the values out of range
 //!   and with all in range, next to the same call for a model without a reference
 //!   (missing-value checks only);
-//! - the same with the fleet-wide bin counters off (`drift_bin_counters(false)`): they are
-//!   kept where stripes hand over, so the observation path should not differ;
+//! - the same with the fleet-wide bin counters off (`drift_bin_counters(false)`), on the
+//!   default time window and on a count window of 500 rows (a slice leaves it every 50 rows,
+//!   which is when the running totals take its counts);
 //! - the same through `#[instrument_ml(features = row)]`, with and without a reference;
 //! - computing every statistic for a model of 50 features from a full window
 //!   (`Model::drift_report` after one new row, so the report is not reused).
@@ -98,6 +99,19 @@ fn observe(c: &mut Criterion) {
         .reference(synthetic_reference(4))
         .drift_bin_counters(false)
         .register();
+    let counted = |name: &str, on: bool| {
+        Model::builder(name)
+            .version("1")
+            .labels(LABELS)
+            .reference(synthetic_reference(4))
+            .drift_window(mlotel::drift::Window::count(500))
+            .drift_bin_counters(on)
+            .register()
+    };
+    let (count_window, count_window_off) = (
+        counted("drift_bench_4_count", true),
+        counted("drift_bench_4_count_off", false),
+    );
     let without_reference = Model::builder("drift_bench_plain")
         .version("1")
         .features(["f0", "f1", "f2", "f3"])

@@ -52,7 +52,11 @@ impl DriftMonitor {
         Self {
             slice_nanos: settings.window.slice_nanos(),
             hand_over_rows: settings.window.stripe_hand_over_rows(),
-            ring: Mutex::new(Ring::new(settings.window, binning.bins())),
+            ring: Mutex::new(Ring::keeping_totals(
+                settings.window,
+                binning.bins(),
+                settings.bin_counters,
+            )),
             epoch,
             far_future: epoch
                 .checked_add(std::time::Duration::from_secs(100 * 365 * 86_400))
@@ -184,7 +188,7 @@ impl DriftMonitor {
             return None;
         }
         self.hand_over_for_collection(hand_over);
-        let totals = lock(&self.ring).cumulative().to_vec();
+        let totals = lock(&self.ring).cumulative();
         Some((&self.exported_bins, totals))
     }
 
