@@ -225,6 +225,7 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
+    #[cfg(test)]
     pub(crate) fn new(window: Window, bins: usize) -> Self {
         Self::keeping_totals(window, bins, true)
     }
