@@ -126,6 +126,12 @@ fn observe(c: &mut Criterion) {
             &counters_off,
             &rows_in_range,
         ),
+        ("count_window_in_range", &count_window, &rows_in_range),
+        (
+            "count_window_in_range_counters_off",
+            &count_window_off,
+            &rows_in_range,
+        ),
         ("no_reference", &without_reference, &rows),
     ] {
         let mut next = 0;
