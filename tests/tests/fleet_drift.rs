@@ -362,7 +362,14 @@ fn replicas_counters_sum_to_the_pooled_counts_and_the_rules_give_the_engines_val
     assert_eq!(features, 3_000.0, "every row counted once");
     let shifted_report = shifted.pooled.drift_report().expect("monitored");
 
-    // With the bin counters off, a model with a reference exports none of the bin series.
+    // A model without a reference, and one with the bin counters off, export none of the
+    // bin series.
+    let plain = telemetry.model(
+        Model::builder("no-reference")
+            .labels(LABELS)
+            .features(["shifted", "steady"]),
+    );
+    plain.observe_features(&[1.0, 2.0]);
     let quiet = telemetry.model(
         Model::builder("counters-off")
             .version("3.0.0")
@@ -388,10 +395,12 @@ fn replicas_counters_sum_to_the_pooled_counts_and_the_rules_give_the_engines_val
         "the model's other series are exported"
     );
     for (metric, _) in COUNTERS.iter().chain(&REFERENCES) {
-        assert!(
-            bin_series(&samples(&exposition), metric, "counters-off").is_empty(),
-            "{metric} exported with the counters off"
-        );
+        for model in ["counters-off", "no-reference"] {
+            assert!(
+                bin_series(&samples(&exposition), metric, model).is_empty(),
+                "{metric} exported for {model}"
+            );
+        }
     }
 
     // The version below the minimum: a fleet of its own (other model names).
