@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack_e2e import (  # noqa: E402 (the shared helpers of the stack test)
@@ -110,7 +111,6 @@ def oracle_psi(address):
 
 
 def urllib_open(url):
-    import urllib.request
     return urllib.request.urlopen(url, timeout=5)
 
 
