@@ -614,6 +614,49 @@ def model_quality():
                        "ok, per version.",
                        [target(error_ratio, "{{ml_model_version}}")], unit="percentunit", minimum=0,
                        data_links=version_data_links(errors=True)), 6, 7)
+
+    # Fleet-wide drift (docs/drift.md §7): the recording rules of rules/fleet_drift.yml, over
+    # every replica of a version; the per-replica gauges of the Drift row stay above.
+    fleet = f'{MODEL}, ml_feature_name=~"$feature"'
+    lay.row("Fleet-wide drift (all replicas)")
+    lay.add(timeseries("Fleet-wide feature drift (PSI, 5m)", "PSI of each feature over every "
+                       "replica of the version and the last 5 minutes, from the bin counters "
+                       "(job_model_version_feature:ml_feature_psi:rate5m; docs/drift.md §7). No "
+                       "value below 500 observations over the fleet. FeatureDrift alerts on it at 0.1.",
+                       [target(f"max by (ml_model_version, ml_feature_name) (job_model_version_feature:ml_feature_psi:rate5m{{{fleet}}})",
+                               "{{ml_model_version}} {{ml_feature_name}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 12, 9)
+    lay.add(timeseries("Fleet-wide feature drift (Jensen-Shannon, 5m)", "Jensen-Shannon distance "
+                       "(base 2) of each feature over every replica and the last 5 minutes "
+                       "(job_model_version_feature:ml_feature_jensenshannon:rate5m). Line at 0.1.",
+                       [target(f"max by (ml_model_version, ml_feature_name) (job_model_version_feature:ml_feature_jensenshannon:rate5m{{{fleet}}})",
+                               "{{ml_model_version}} {{ml_feature_name}}")],
+                       thresholds=steps((None, GREEN), (0.1, RED)), threshold_lines=True,
+                       minimum=0), 12, 9)
+    lay.add(timeseries("Fleet-wide prediction drift (PSI, 5m)", "PSI of the predicted label mix "
+                       "and of the confidence over every replica and the last 5 minutes "
+                       "(job_model_version_signal:ml_prediction_psi:rate5m). PredictionDrift at 0.1.",
+                       [target(f"max by (ml_model_version, ml_drift_signal) (job_model_version_signal:ml_prediction_psi:rate5m{{{MODEL}}})",
+                               "{{ml_model_version}} {{ml_drift_signal}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 8, 9)
+    lay.add(timeseries("Fleet-wide drift share (5m)", "Share of a version's features whose "
+                       "fleet-wide PSI is at or above 0.1 (job_model_version:ml_dataset_drift_share:rate5m).",
+                       [target(f"max by (ml_model_version) (job_model_version:ml_dataset_drift_share:rate5m{{{MODEL}}})",
+                               "{{ml_model_version}}")],
+                       unit="percentunit", minimum=0, maximum=1,
+                       thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 8, 9)
+    lay.add(panel("bargauge", "Fleet-wide PSI, 5m and 1h, now", "Each feature's fleet-wide PSI "
+                  "over the last 5 minutes and the last hour: a shift that lasts shows in both, a "
+                  "burst in the 5-minute value only.",
+                  [target(f"max by (ml_feature_name) (job_model_version_feature:ml_feature_psi:rate5m{{{fleet}}})",
+                          "{{ml_feature_name}} 5m", instant=True),
+                   target(f"max by (ml_feature_name) (job_model_version_feature:ml_feature_psi:rate1h{{{fleet}}})",
+                          "{{ml_feature_name}} 1h", ref="B", instant=True)],
+                  thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)),
+                  options={"orientation": "horizontal", "displayMode": "gradient",
+                           "reduceOptions": {"calcs": ["lastNotNull"]}}), 8, 9)
     model_vars = [
         JOB,
         var_query("model", "Model", 'label_values(ml_model_info_ratio{job="$job"}, ml_model_name)',
