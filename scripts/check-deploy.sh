@@ -59,7 +59,7 @@ done
 echo "alertmanager routing: ok"
 
 # Every alert has a runbook page, and every runbook_url points to one.
-for url in $(grep -ho 'runbook_url: .*' deploy/prometheus/rules/*.yml | sed 's/runbook_url: //' | sort -u); do
+for url in $(grep -ho 'runbook_url: .*' deploy/prometheus/rules/*.yml | sed "s/runbook_url: //; s/[\"']//g" | sort -u); do
   page=docs/runbooks/${url##*/}
   [ -f "$page" ] || { echo "error: $url: no $page" >&2; exit 1; }
 done

@@ -17,13 +17,14 @@
           every query's, panel's and query variable's data source is ${DS_PROMETHEUS}, but
           for the log panels, whose panel and queries are all the VictoriaLogs data source
           (uid victorialogs) with a queryType of statsRange (a `| stats` pipe) or instant;
-        - every metric a query names is documented (docs/metrics.md, Prometheus form), a
-          recording rule of deploy/prometheus/rules, or one of Prometheus's own (up, ALERTS);
+        - every metric a query names is documented (docs/metrics.md or docs/genai.md,
+          Prometheus form), a recording rule of deploy/prometheus/rules, or one of
+          Prometheus's own (up, ALERTS);
         - every variable a query uses is defined, and none is left after substitution.
 
 Substitution (what Grafana does, with the demo's values by default): $job -> predictor,
-$model -> iris, $service -> predictor, $method -> psi, multi-value variables ($version,
-$feature) -> .* (their "All" value), $__rate_interval -> 1m, $__interval -> 15s,
+$model -> iris, $service -> predictor, $method -> psi, $client_job -> loadgen, multi-value
+variables ($version, $feature, $genai_model) -> .* (their "All" value), $__rate_interval -> 1m, $__interval -> 15s,
 $__range -> 5m; ${DS_PROMETHEUS} is a data source, not part of an expression, and is never
 touched. --var name=value overrides any of them. For a multi-value variable (one with
 "multi" or "includeAll") the value is what Grafana's Prometheus data source writes into a
@@ -49,6 +50,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULTS = {
     "job": "predictor", "model": "iris", "service": "predictor", "version": ".*",
     "feature": ".*", "method": "psi", "jaeger_url": "http://localhost:16686",
+    "genai_model": ".*", "client_job": "loadgen",
     "__rate_interval": "1m", "__interval": "15s", "__range": "5m",
 }
 BUILTIN_METRICS = {"up", "ALERTS", "ALERTS_FOR_STATE", "vector", "scalar",
@@ -122,8 +124,9 @@ def substitute(expr, values):
 def documented_metrics():
     """Prometheus names of docs/metrics.md plus the recording rules."""
     names = set()
-    with open(os.path.join(ROOT, "docs/metrics.md"), encoding="utf-8") as doc:
-        names.update(re.findall(r"`([a-z_][a-z0-9_]*)`", doc.read()))
+    for page in ("docs/metrics.md", "docs/genai.md"):
+        with open(os.path.join(ROOT, page), encoding="utf-8") as doc:
+            names.update(re.findall(r"`([a-z_][a-z0-9_]*)`", doc.read()))
     for path in glob.glob(os.path.join(ROOT, "deploy/prometheus/rules/*.yml")):
         with open(path, encoding="utf-8") as rules:
             names.update(re.findall(r"^\s*- record:\s*(\S+)", rules.read(), re.M))

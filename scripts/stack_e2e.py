@@ -26,7 +26,9 @@ metrics to the Collector, scraped from its prometheus exporter (check_otlp_metri
 
 1. every Prometheus query of every Grafana dashboard panel, and of every query variable
    (deploy/grafana/dashboards, the variables substituted by scripts/dashboard_queries.py),
-   returns data;
+   returns data (the chat scenario feeds the Generative dashboard: its server side from the
+   predictor, its client side from loadgen's own metrics, pushed over OTLP to the
+   Collector as job loadgen);
 2. the drift alert (FeatureDrift) reaches the webhook for the shifted features only, and
    resolves once the traffic is unshifted again;
 3. the error-rate alerts: the 5xx burst makes the availability SLO page
@@ -699,6 +701,14 @@ OTLP_PATH_GAPS = {
 }
 
 
+def loadgen_telemetry_env(otelcol_otlp_grpc):
+    """loadgen's own telemetry (the chat scenario's GenAI client calls) over OTLP to the
+    Collector, so that the Generative dashboard's client panels (job loadgen) have data."""
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{otelcol_otlp_grpc}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_METRIC_EXPORT_INTERVAL": "2000",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+
+
 def refused_unknown_feedback(url):
     """Feedback for a prediction id no replica handed out: 404 unknown_prediction_id, and
     counted (ml_outcomes_unmatched_total{ml_outcome_unmatched_reason="unknown_id"})."""
@@ -734,12 +744,14 @@ def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, pred
             return response.status == 200
     wait_for("the OTLP-pushing predictor ready", ready, 60, 0.2)
     url = f"http://{otlp_addr}"
-    load = [procs.start(f"loadgen-otlp-{scenario}", [loadgen_bin, "--url", url, "--scenario", scenario, *flags])
+    load = [procs.start(f"loadgen-otlp-{scenario}", [loadgen_bin, "--url", url, "--scenario", scenario, *flags],
+                        env=loadgen_telemetry_env(otelcol_otlp_grpc) if scenario == "chat" else None)
             for scenario, flags in (("drift", ["--rate", "30", "--duration", "30", "--concurrency", "2"]),
                                     ("faults", ["--rate", "10", "--duration", "30", "--fault-share", "0.3"]),
                                     ("errors", ["--rate", "5", "--duration", "30"]),
                                     ("spike", ["--rate", "5", "--duration", "30", "--delay-share", "0.25"]),
                                     ("ab", ["--rate", "10", "--duration", "30"]),
+                                    ("chat", ["--rate", "3", "--duration", "30", "--concurrency", "4"]),
                                     ("degrade", ["--rate", "10", "--duration", "30", "--feedback-delay", "1"]))]
     refused_unknown_feedback(url)
     log("OTLP metrics path: a second predictor (service predictor-otlp) pushes its metrics to the Collector")
@@ -896,6 +908,11 @@ def run(args, workdir, procs, webhook):
         loadgen("errors", "--rate", "8", "--duration", "45"),
         loadgen("spike", "--rate", "8", "--duration", "45", "--delay-share", "0.25", "--concurrency", "4"),
         loadgen("ab", "--rate", "20", "--duration", "45"),
+        # Chat completions, half streamed, for the Generative dashboard: server side here,
+        # client side (loadgen's own metrics, job loadgen) through the Collector.
+        procs.start("loadgen-chat", [loadgen_bin, "--url", url, "--scenario", "chat", "--rate", "3",
+                                     "--duration", "45", "--concurrency", "4"],
+                    env=loadgen_telemetry_env(otelcol_otlp_grpc)),
         # Feedback for every prediction, 2 s later, versicolor's truth reported as virginica.
         loadgen("degrade", "--rate", "20", "--duration", "45", "--feedback-delay", "2"),
     ]

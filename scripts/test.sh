@@ -128,3 +128,9 @@ step "the observability stack end to end: predictor, Collector, Jaeger, Victoria
 # evaluating deploy/prometheus/rules, Alertmanager routing and inhibition, the scale-out
 # tier and the OTLP metrics path; about 2 minutes.
 python3 scripts/stack_e2e.py
+
+step "fleet-wide drift end to end: three predictor replicas, one Prometheus with the fleet rules (scripts/fleet_drift_e2e.py)"
+# Each replica below its own minimum, the fleet-wide PSI over all three crossing 0.1 and
+# equal to the engine's on all rows (an unscraped oracle), FeatureDrift firing for the
+# shifted features only; then 130 s of steady traffic without a drift alert. About 2.5 min.
+python3 scripts/fleet_drift_e2e.py

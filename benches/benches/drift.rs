@@ -4,6 +4,9 @@
 //!   lookups, one stripe lock, 4 counter bumps), with a quarter of the values out of range
 //!   and with all in range, next to the same call for a model without a reference
 //!   (missing-value checks only);
+//! - the same with the fleet-wide bin counters off (`drift_bin_counters(false)`), on the
+//!   default time window and on a count window of 500 rows (a slice leaves it every 50 rows,
+//!   which is when the running totals take its counts);
 //! - the same through `#[instrument_ml(features = row)]`, with and without a reference;
 //! - computing every statistic for a model of 50 features from a full window
 //!   (`Model::drift_report` after one new row, so the report is not reused).
@@ -90,6 +93,25 @@ fn observe(c: &mut Criterion) {
         .labels(LABELS)
         .reference(synthetic_reference(4))
         .register();
+    let counters_off = Model::builder("drift_bench_4_counters_off")
+        .version("1")
+        .labels(LABELS)
+        .reference(synthetic_reference(4))
+        .drift_bin_counters(false)
+        .register();
+    let counted = |name: &str, on: bool| {
+        Model::builder(name)
+            .version("1")
+            .labels(LABELS)
+            .reference(synthetic_reference(4))
+            .drift_window(mlotel::drift::Window::count(500))
+            .drift_bin_counters(on)
+            .register()
+    };
+    let (count_window, count_window_off) = (
+        counted("drift_bench_4_count", true),
+        counted("drift_bench_4_count_off", false),
+    );
     let without_reference = Model::builder("drift_bench_plain")
         .version("1")
         .features(["f0", "f1", "f2", "f3"])
@@ -99,6 +121,17 @@ fn observe(c: &mut Criterion) {
     for (name, model, rows) in [
         ("reference", &with_reference, &rows),
         ("reference_in_range", &with_reference, &rows_in_range),
+        (
+            "reference_in_range_counters_off",
+            &counters_off,
+            &rows_in_range,
+        ),
+        ("count_window_in_range", &count_window, &rows_in_range),
+        (
+            "count_window_in_range_counters_off",
+            &count_window_off,
+            &rows_in_range,
+        ),
         ("no_reference", &without_reference, &rows),
     ] {
         let mut next = 0;

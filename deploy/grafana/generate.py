@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the three Grafana dashboards of deploy/grafana/dashboards from this one source.
+"""Writes the four Grafana dashboards of deploy/grafana/dashboards from this one source.
 
     python3 deploy/grafana/generate.py            # rewrite the JSON files
     python3 deploy/grafana/generate.py --check    # exit 1 if a committed file is stale
 
-Why generated: the three dashboards share variables, units, thresholds and link shapes;
+Why generated: the four dashboards share variables, units, thresholds and link shapes;
 writing ~2 000 lines of Grafana JSON by hand repeats them and lets them drift apart.
 The output is plain Grafana 11 JSON (schemaVersion 39), importable by hand (the
 `__inputs` entry asks for the Prometheus data source, DS_PROMETHEUS) and provisionable
@@ -614,6 +614,49 @@ def model_quality():
                        "ok, per version.",
                        [target(error_ratio, "{{ml_model_version}}")], unit="percentunit", minimum=0,
                        data_links=version_data_links(errors=True)), 6, 7)
+
+    # Fleet-wide drift (docs/drift.md §7): the recording rules of rules/fleet_drift.yml, over
+    # every replica of a version; the per-replica gauges of the Drift row stay above.
+    fleet = f'{MODEL}, ml_feature_name=~"$feature"'
+    lay.row("Fleet-wide drift (all replicas)")
+    lay.add(timeseries("Fleet-wide feature drift (PSI, 5m)", "PSI of each feature over every "
+                       "replica of the version and the last 5 minutes, from the bin counters "
+                       "(job_model_version_feature:ml_feature_psi:rate5m; docs/drift.md §7). No "
+                       "value below 500 observations over the fleet. FeatureDrift alerts on it at 0.1.",
+                       [target(f"max by (ml_model_version, ml_feature_name) (job_model_version_feature:ml_feature_psi:rate5m{{{fleet}}})",
+                               "{{ml_model_version}} {{ml_feature_name}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 12, 9)
+    lay.add(timeseries("Fleet-wide feature drift (Jensen-Shannon, 5m)", "Jensen-Shannon distance "
+                       "(base 2) of each feature over every replica and the last 5 minutes "
+                       "(job_model_version_feature:ml_feature_jensenshannon:rate5m). Line at 0.1.",
+                       [target(f"max by (ml_model_version, ml_feature_name) (job_model_version_feature:ml_feature_jensenshannon:rate5m{{{fleet}}})",
+                               "{{ml_model_version}} {{ml_feature_name}}")],
+                       thresholds=steps((None, GREEN), (0.1, RED)), threshold_lines=True,
+                       minimum=0), 12, 9)
+    lay.add(timeseries("Fleet-wide prediction drift (PSI, 5m)", "PSI of the predicted label mix "
+                       "and of the confidence over every replica and the last 5 minutes "
+                       "(job_model_version_signal:ml_prediction_psi:rate5m). PredictionDrift at 0.1.",
+                       [target(f"max by (ml_model_version, ml_drift_signal) (job_model_version_signal:ml_prediction_psi:rate5m{{{MODEL}}})",
+                               "{{ml_model_version}} {{ml_drift_signal}}")],
+                       thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)), threshold_lines=True,
+                       minimum=0), 8, 9)
+    lay.add(timeseries("Fleet-wide drift share (5m)", "Share of a version's features whose "
+                       "fleet-wide PSI is at or above 0.1 (job_model_version:ml_dataset_drift_share:rate5m).",
+                       [target(f"max by (ml_model_version) (job_model_version:ml_dataset_drift_share:rate5m{{{MODEL}}})",
+                               "{{ml_model_version}}")],
+                       unit="percentunit", minimum=0, maximum=1,
+                       thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 8, 9)
+    lay.add(panel("bargauge", "Fleet-wide PSI, 5m and 1h, now", "Each feature's fleet-wide PSI "
+                  "over the last 5 minutes and the last hour: a shift that lasts shows in both, a "
+                  "burst in the 5-minute value only.",
+                  [target(f"max by (ml_feature_name) (job_model_version_feature:ml_feature_psi:rate5m{{{fleet}}})",
+                          "{{ml_feature_name}} 5m", instant=True),
+                   target(f"max by (ml_feature_name) (job_model_version_feature:ml_feature_psi:rate1h{{{fleet}}})",
+                          "{{ml_feature_name}} 1h", ref="B", instant=True)],
+                  thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)),
+                  options={"orientation": "horizontal", "displayMode": "gradient",
+                           "reduceOptions": {"calcs": ["lastNotNull"]}}), 8, 9)
     # Realised performance: outcomes recorded when the truth arrives (docs/ground-truth.md),
     # summed over replicas by the rules of deploy/prometheus/rules/ground_truth.yml, next to
     # the confidence-based estimate above.
@@ -796,7 +839,123 @@ def slo():
                      [("Service overview", "mlotel-service-overview"), ("Model quality", "mlotel-model-quality")])
 
 
-DASHBOARDS = {"service-overview.json": service_overview, "model-quality.json": model_quality, "slo.json": slo}
+def generative():
+    """Generative models (docs/genai.md): the server side of the demo's chat endpoint (job
+    $job) and, below, the client side of callers instrumented with mlotel (job $client_job,
+    loadgen's chat scenario in the demo)."""
+    sel = 'job="$job", gen_ai_request_model=~"$genai_model"'
+    client = 'job="$client_job", gen_ai_request_model=~"$genai_model"'
+
+    def quantiles(metric, selector, by=""):
+        group = f"le, {by}" if by else "le"
+        suffix = f" {{{{{by}}}}}" if by else ""
+        return [target(f"histogram_quantile({q}, sum by ({group}) (rate({metric}_bucket{{{selector}}}[{RATE}])))",
+                       f"p{round(q * 100)}{suffix}") for q in (0.5, 0.95)]
+
+    lay = Layout()
+    lay.row("Now")
+    lay.add(stat("Generations/s", "gen_ai.server.request.duration count: generations served per "
+                 "second, every outcome.",
+                 [target(f"sum(rate(gen_ai_server_request_duration_seconds_count{{{sel}}}[{RATE}]))")],
+                 unit="reqps"), 4, 4)
+    lay.add(stat("Output tokens/s", "Output tokens generated per second "
+                 "(ml.gen_ai.server.token.usage, gen_ai.token.type=output).",
+                 [target(f'sum(rate(ml_gen_ai_server_token_usage_sum{{{sel}, gen_ai_token_type="output"}}[{RATE}]))')]), 4, 4)
+    lay.add(stat("Time to first token p95", "gen_ai.server.time_to_first_token, 95th percentile. "
+                 "The objective (deploy/prometheus/rules/genai.yml): 95 % within 250 ms.",
+                 [target(f"histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_time_to_first_token_seconds_bucket{{{sel}}}[{RATE}])))")],
+                 unit="s", thresholds=steps((None, GREEN), (0.25, RED))), 4, 4)
+    lay.add(stat("Time per output token p95", "gen_ai.server.time_per_output_token, 95th percentile.",
+                 [target(f"histogram_quantile(0.95, sum by (le) (rate(gen_ai_server_time_per_output_token_seconds_bucket{{{sel}}}[{RATE}])))")],
+                 unit="s"), 4, 4)
+    lay.add(stat("Cost per hour", "ml.gen_ai.cost.usd at the current rate, all models: US dollars "
+                 "an hour, from the price table (docs/genai.md, Cost).",
+                 [target(f"sum(rate(ml_gen_ai_cost_usd_total{{{sel}}}[{RATE}])) * 3600")],
+                 unit="currencyUSD"), 4, 4)
+    lay.add(stat("Cost, last 24 h / daily budget", "job:genai_cost_usd:increase1d over "
+                 "genai:daily_cost_budget_usd (deploy/prometheus/rules/genai.yml): 1 = the budget "
+                 "is spent. GenAiDailyCostBudget pages above 1.",
+                 [target('job:genai_cost_usd:increase1d{job="$job"} / on() group_left() genai:daily_cost_budget_usd')],
+                 unit="percentunit", thresholds=steps((None, GREEN), (0.8, YELLOW), (1, RED))), 4, 4)
+
+    lay.row("Tokens")
+    lay.add(timeseries("Tokens/s by model and type", "Input and output tokens per second "
+                       "(ml.gen_ai.server.token.usage), by requested model.",
+                       [target(f"sum by (gen_ai_request_model, gen_ai_token_type) (rate(ml_gen_ai_server_token_usage_sum{{{sel}}}[{RATE}]))",
+                               "{{gen_ai_request_model}} {{gen_ai_token_type}}")]), 12, 8)
+    lay.add(timeseries("Output tokens per generation, p50 / p95", "Distribution of "
+                       "ml.gen_ai.server.token.usage (output) per generation.",
+                       [target(f'histogram_quantile({q}, sum by (le) (rate(ml_gen_ai_server_token_usage_bucket{{{sel}, gen_ai_token_type="output"}}[{RATE}])))',
+                               f"p{round(q * 100)}") for q in (0.5, 0.95)]), 12, 8)
+
+    lay.row("Latency")
+    lay.add(timeseries("Time to first token p50 / p95", "gen_ai.server.time_to_first_token: from "
+                       "the request to the first generated token (streamed generations that "
+                       "succeeded). Line at the 250 ms objective.",
+                       quantiles("gen_ai_server_time_to_first_token_seconds", sel), unit="s",
+                       thresholds=steps((None, GREEN), (0.25, RED)), threshold_lines=True), 8, 8)
+    lay.add(timeseries("Time per output token p50 / p95", "gen_ai.server.time_per_output_token: "
+                       "(duration − time to first token) / (output tokens − 1), per generation.",
+                       quantiles("gen_ai_server_time_per_output_token_seconds", sel), unit="s"), 8, 8)
+    lay.add(timeseries("Generation duration p50 / p95", "gen_ai.server.request.duration: the whole "
+                       "generation, first token to last.",
+                       quantiles("gen_ai_server_request_duration_seconds", sel), unit="s"), 8, 8)
+    lay.add(timeseries("Time-to-first-token objective: slow share", "job:genai_ttft_slow:ratio_rate"
+                       "<window>: share of generations over 250 ms to their first token. The "
+                       "budget is 5 %; GenAiTimeToFirstTokenBudgetBurn pages at 14.4x (1h/5m) "
+                       "and 6x (6h/30m).",
+                       [target(f'job:genai_ttft_slow:ratio_rate{w}{{job="$job"}}', w) for w in ("5m", "1h")],
+                       unit="percentunit", thresholds=steps((None, GREEN), (0.05, RED)),
+                       threshold_lines=True, minimum=0), 24, 6)
+
+    lay.row("Cost and finish reasons")
+    lay.add(timeseries("Cost per hour per model", "ml.gen_ai.cost.usd per model at the "
+                       "current rate, US dollars an hour: "
+                       "sum by (gen_ai_request_model) (rate(ml_gen_ai_cost_usd_total[5m])) * 3600.",
+                       [target(f"sum by (gen_ai_request_model) (rate(ml_gen_ai_cost_usd_total{{{sel}}}[{RATE}])) * 3600",
+                               "{{gen_ai_request_model}}")], unit="currencyUSD"), 8, 8)
+    lay.add(timeseries("Unpriced tokens/s", "ml.gen_ai.unpriced.tokens: tokens of models the "
+                       "price table does not list (their cost is unknown, never guessed). 0 "
+                       "when every model is priced.",
+                       [target(f"sum by (gen_ai_request_model) (rate(ml_gen_ai_unpriced_tokens_total{{{sel}}}[{RATE}])) "
+                               "or vector(0)", "{{gen_ai_request_model}}")],
+                       thresholds=steps((None, GREEN), (0.001, YELLOW))), 8, 8)
+    lay.add(timeseries("Finish reasons/s", "ml.gen_ai.finish_reasons: why generations stopped "
+                       "(stop, length = cut at max_tokens, content_filter, ...; _OTHER for "
+                       "the rest).",
+                       [target(f"sum by (ml_gen_ai_finish_reason) (rate(ml_gen_ai_finish_reasons_total{{{sel}}}[{RATE}]))",
+                               "{{ml_gen_ai_finish_reason}}")], unit="reqps"), 8, 8)
+
+    lay.row("Client side (callers instrumented with mlotel)")
+    lay.add(timeseries("Client: time to first chunk p50 / p95", "gen_ai.client.operation."
+                       "time_to_first_chunk as the callers see it (job $client_job): the "
+                       "server's time to first token plus the network and the HTTP stack.",
+                       quantiles("gen_ai_client_operation_time_to_first_chunk_seconds", client), unit="s"), 8, 8)
+    lay.add(timeseries("Client: time per output chunk p50 / p95", "gen_ai.client.operation."
+                       "time_per_output_chunk: the gap between consecutive chunks as received.",
+                       quantiles("gen_ai_client_operation_time_per_output_chunk_seconds", client), unit="s"), 8, 8)
+    lay.add(timeseries("Client: cost per hour per model", "ml.gen_ai.cost.usd of the callers, "
+                       "from their own price table: compare with the server's.",
+                       [target(f"sum by (gen_ai_request_model) (rate(ml_gen_ai_cost_usd_total{{{client}}}[{RATE}])) * 3600",
+                               "{{gen_ai_request_model}}")], unit="currencyUSD"), 8, 8)
+
+    variables = [
+        JOB,
+        var_query("genai_model", "Model", 'label_values(gen_ai_server_request_duration_seconds_count{job="$job"}, gen_ai_request_model)',
+                  multi=True, description="gen_ai.request.model of the generations (All by default)."),
+        var_query("client_job", "Client job", "label_values(gen_ai_client_operation_duration_seconds_count, job)",
+                  description="The job of the callers' metrics (loadgen in the demo, through the Collector)."),
+    ]
+    return dashboard("mlotel-generative", "mlotel / Generative",
+                     "Generative models (GenAI semantic conventions v1.41.0): tokens, time to "
+                     "first token, time per output token, cost per model, finish reasons; "
+                     "server and client side (docs/genai.md, docs/dashboards.md).",
+                     ["genai"], variables, lay,
+                     [("Service overview", "mlotel-service-overview"), ("SLOs", "mlotel-slo")])
+
+
+DASHBOARDS = {"service-overview.json": service_overview, "model-quality.json": model_quality, "slo.json": slo,
+              "generative.json": generative}
 
 
 def main():

@@ -1,4 +1,5 @@
-//! Compile-time behaviour of `#[instrument_ml]`: every supported function shape compiles,
+//! Compile-time behaviour of `#[instrument_ml]` and `#[instrument_genai]` (the `genai_*`
+//! cases): every supported function shape compiles,
 //! keeps its signature and returns its output unchanged (`ui/pass`), and every misuse is a
 //! compile error spanned at the offending token with a clear message (`ui/fail`).
 //!

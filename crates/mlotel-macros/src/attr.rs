@@ -317,8 +317,13 @@ impl Args {
 
 /// The known argument a misspelt one most likely meant: at most two edits away.
 fn closest(unknown: &str) -> Option<&'static str> {
+    closest_of(unknown, &NAMES)
+}
+
+/// The name of `names` a misspelt `unknown` most likely meant: at most two edits away.
+pub(crate) fn closest_of(unknown: &str, names: &[&'static str]) -> Option<&'static str> {
     let unknown = unknown.to_ascii_lowercase();
-    NAMES
+    names
         .iter()
         .map(|known| (edit_distance(&unknown, known), *known))
         .filter(|(distance, _)| *distance <= 2)

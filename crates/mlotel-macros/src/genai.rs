@@ -4,6 +4,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Token, Type};
@@ -16,6 +17,9 @@ mod kw {
     syn::custom_keyword!(stream);
     syn::custom_keyword!(prompt);
 }
+
+/// The arguments, in the order errors list them.
+const NAMES: &[&str] = &["provider", "model", "operation", "side", "stream", "prompt"];
 
 pub(crate) struct Args {
     operation: Option<LitStr>,
@@ -96,6 +100,18 @@ impl Parse for Args {
                     return Err(duplicate(key.span, "prompt"));
                 }
                 args.prompt = Some(input.parse()?);
+            } else if input.peek(Ident::peek_any) {
+                let unknown = Ident::parse_any(input)?;
+                let hint = crate::attr::closest_of(&unknown.to_string(), NAMES)
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default();
+                return Err(syn::Error::new(
+                    unknown.span(),
+                    format!(
+                        "unknown argument `{unknown}`{hint}; expected one of `{}`",
+                        NAMES.join("`, `")
+                    ),
+                ));
             } else {
                 return Err(lookahead.error());
             }
@@ -213,10 +229,9 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream> {
         let closure_return = return_type.as_ref().map(|ty| quote!(-> #ty));
         let annotated = return_type.as_ref().map(|ty| quote!(: #ty));
         quote! {
-            #[allow(clippy::redundant_closure_call)]
             let __mlotel_output #annotated = {
                 let __mlotel_attached = __mlotel_genai.attach();
-                (move || #closure_return #block)()
+                ::mlotel::genai::__private::call_once(move || #closure_return #block)
             };
         }
     };

@@ -61,6 +61,10 @@ pub mod attr {
     /// What a prediction-drift or window gauge is about: `label` or `confidence` (prediction
     /// drift), `features` or `predictions` (window observations).
     pub const DRIFT_SIGNAL: &str = "ml.drift.signal";
+    /// A bin of the drift reference, on the fleet-wide bin series: `0`, `1`, … for a
+    /// numeric profile's value bins (lowest first) and a categorical profile's categories
+    /// (in the reference's order), then `other` (categorical) and `missing`.
+    pub const DRIFT_BIN: &str = "ml.drift.bin";
     /// Semantic-convention error class.
     pub const ERROR_TYPE: &str = "error.type";
     /// Sub-step of a prediction (`#[instrument_ml(stage = "preprocess")]`), on its span.
@@ -304,6 +308,69 @@ pub const CONFIDENCE_MEAN_CHANGE: InstrumentSpec = InstrumentSpec {
     description: "Mean confidence of the current drift window minus the reference's mean confidence.",
     kind: InstrumentKind::Gauge,
     attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.feature.bin.observations`: running count of a feature's observations per reference
+/// bin, summed over replicas by the fleet-wide drift rules.
+pub const FEATURE_BIN_OBSERVATIONS: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.bin.observations",
+    unit: "{observation}",
+    description: "Observations of an input feature per bin of the drift reference (fleet-wide drift sums them over replicas).",
+    kind: InstrumentKind::Counter,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::FEATURE_NAME,
+        attr::DRIFT_BIN,
+    ],
+    buckets: &[],
+};
+
+/// `ml.feature.bin.reference`: the reference's share of a feature's bin (constant per model
+/// version).
+pub const FEATURE_BIN_REFERENCE: InstrumentSpec = InstrumentSpec {
+    name: "ml.feature.bin.reference",
+    unit: "1",
+    description: "Share of the drift reference's rows in each bin of an input feature.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::FEATURE_NAME,
+        attr::DRIFT_BIN,
+    ],
+    buckets: &[],
+};
+
+/// `ml.prediction.bin.observations`: running count of predicted labels or confidences per
+/// reference bin.
+pub const PREDICTION_BIN_OBSERVATIONS: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.bin.observations",
+    unit: "{observation}",
+    description: "Predicted labels or confidences per bin of the drift reference (fleet-wide drift sums them over replicas).",
+    kind: InstrumentKind::Counter,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::DRIFT_SIGNAL,
+        attr::DRIFT_BIN,
+    ],
+    buckets: &[],
+};
+
+/// `ml.prediction.bin.reference`: the reference's share of a label or confidence bin.
+pub const PREDICTION_BIN_REFERENCE: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction.bin.reference",
+    unit: "1",
+    description: "Share of the drift reference's predictions in each bin of the predicted label or the confidence.",
+    kind: InstrumentKind::Gauge,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::DRIFT_SIGNAL,
+        attr::DRIFT_BIN,
+    ],
     buckets: &[],
 };
 
@@ -636,6 +703,10 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     CONFIDENCE_MEAN,
     CONFIDENCE_MEAN_CHANGE,
     DRIFT_WINDOW_OBSERVATIONS,
+    FEATURE_BIN_OBSERVATIONS,
+    FEATURE_BIN_REFERENCE,
+    PREDICTION_BIN_OBSERVATIONS,
+    PREDICTION_BIN_REFERENCE,
     EXPORTER_SPANS,
     EXPORTER_METRIC_POINTS,
     EXPORTER_LOGS,

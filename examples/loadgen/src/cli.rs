@@ -23,6 +23,10 @@ SCENARIOS (--scenario)
            and the service answers 500 model_failure (also only with --allow-debug-headers;
            the summary says when it did not)
   ab       alternates POST /v1/predict (1.0.0) and POST /v2/predict (2.0.0)
+  chat     OpenAI-compatible chat completions to POST /v1/chat/completions (--chat-model),
+           every other one streamed; each call is a GenAI client call (#[instrument_genai]):
+           with --otlp-endpoint, loadgen exports gen_ai.client.* metrics, spans and the
+           cost from its price table (--chat-prices, default the demo model's price)
   degrade  steady, with feedback (every prediction's by default) whose true label for
            versicolor rows is virginica: the model's realised accuracy falls by a third
            (ModelAccuracyDrop), while its inputs and confidence stay as they were
@@ -30,6 +34,11 @@ SCENARIOS (--scenario)
 FEEDBACK (--feedback-share, any scenario)
   the true label of that share of the predicted rows is sent by its prediction_id to
   POST /v1/models/iris/feedback, --feedback-delay seconds after the prediction, batched
+
+TELEMETRY
+  None unless --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is given: then loadgen
+  installs mlotel's telemetry (service loadgen, OTLP, the other OTEL_* variables apply)
+  and flushes it before exiting.
 
 Exits 0 after printing the summary whatever the service answered; 2 on bad flags, 1 when
 the service cannot be reached at start.";
@@ -50,7 +59,7 @@ the service cannot be reached at start.";
     allow_negative_numbers = true
 )]
 pub struct Flags {
-    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults, ab or degrade
+    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults, ab, chat or degrade
     #[arg(long, value_name = "NAME", default_value = "steady")]
     pub scenario: Scenario,
 
@@ -117,6 +126,20 @@ pub struct Flags {
     /// Per-request connect, read and write timeout, seconds
     #[arg(long, value_name = "S", default_value = "10")]
     pub timeout: f64,
+
+    /// chat: the model asked for
+    #[arg(long, value_name = "NAME", default_value = crate::chat::DEFAULT_MODEL)]
+    pub chat_model: String,
+
+    /// chat: price table, JSON (docs/genai.md) [default: the demo model at 0.5/1.5 USD per
+    /// million input/output tokens]
+    #[arg(long, value_name = "FILE")]
+    pub chat_prices: Option<std::path::PathBuf>,
+
+    /// Export loadgen's own telemetry (the chat client calls) over OTLP to this endpoint
+    /// [default: none]
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Flags {
@@ -157,6 +180,7 @@ impl Flags {
                 }),
             feedback_delay: seconds_flag("--feedback-delay", self.feedback_delay)?,
             timeout: seconds_flag("--timeout", self.timeout)?,
+            chat_model: self.chat_model,
         };
         config.validate()?;
         Ok(config)
@@ -292,7 +316,7 @@ mod tests {
             .iter()
             .map(|entry| entry.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
-        assert_eq!(entries.len(), 18, "17 flags and --help: {entries:#?}");
+        assert_eq!(entries.len(), 21, "20 flags and --help: {entries:#?}");
         for (flag, default) in [
             ("--scenario", "steady"),
             ("--url", "http://127.0.0.1:8080"),
@@ -311,6 +335,9 @@ mod tests {
             ("--feedback-share", "0; 1 for degrade"),
             ("--feedback-delay", "5"),
             ("--timeout", "10"),
+            ("--chat-model", "mlotel-wonderland"),
+            ("--chat-prices", "the demo model"),
+            ("--otlp-endpoint", "none"),
         ] {
             let entry = entries
                 .iter()

@@ -3,7 +3,7 @@
 //! no TLS, no redirects, no proxies. Sending raw bytes is the point: the `errors` scenario
 //! needs bodies no JSON library would write.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -113,6 +113,45 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
+        let bytes = self.encode(method, path, headers, body);
+        let (mut stream, mut response) = self.send_with_retry(&bytes)?;
+        read_body(&mut response, &mut stream)?;
+        self.keep(stream, &response);
+        Ok(response)
+    }
+
+    /// Sends one request; a 2xx `text/event-stream` answer is returned as it arrives, event
+    /// by event ([`Answer::Events`]), any other answer read in full ([`Answer::Whole`]).
+    pub(crate) fn request_events(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Answer<'_>> {
+        let bytes = self.encode(method, path, headers, body);
+        let (mut stream, mut response) = self.send_with_retry(&bytes)?;
+        let events = (200..300).contains(&response.status)
+            && response
+                .header("content-type")
+                .is_some_and(|value| value.starts_with("text/event-stream"));
+        if !events {
+            read_body(&mut response, &mut stream)?;
+            self.keep(stream, &response);
+            return Ok(Answer::Whole(response));
+        }
+        let framing = framing(&response)?;
+        Ok(Answer::Events(EventStream {
+            client: self,
+            stream: Some(stream),
+            head: response,
+            framing,
+            pending: Vec::new(),
+            ended: false,
+        }))
+    }
+
+    fn encode(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
         let mut head = format!(
             "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
             self.target.base,
@@ -128,18 +167,22 @@ impl Client {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
+        bytes
+    }
 
+    fn send_with_retry(&mut self, bytes: &[u8]) -> io::Result<(BufReader<TcpStream>, Response)> {
         let reused = self.stream.is_some();
-        match self.exchange(&bytes) {
+        match self.send(bytes) {
             Err(Failure::BeforeResponse(_)) if reused => {
                 self.stream = None;
-                self.exchange(&bytes).map_err(Failure::into_io)
+                self.send(bytes).map_err(Failure::into_io)
             }
             other => other.map_err(Failure::into_io),
         }
     }
 
-    fn exchange(&mut self, request: &[u8]) -> Result<Response, Failure> {
+    /// Writes the request and reads the status line and headers.
+    fn send(&mut self, request: &[u8]) -> Result<(BufReader<TcpStream>, Response), Failure> {
         let mut stream = match self.stream.take() {
             Some(stream) => stream,
             None => self.connect().map_err(Failure::Connect)?,
@@ -159,14 +202,147 @@ impl Client {
             Ok(_) => {}
             Err(error) => return Err(Failure::BeforeResponse(error)),
         }
-        let response = read_response(&status_line, &mut stream).map_err(Failure::During)?;
+        let response = read_head(&status_line, &mut stream).map_err(Failure::During)?;
+        Ok((stream, response))
+    }
+
+    /// Keeps the connection for the next request unless the server closes it.
+    fn keep(&mut self, stream: BufReader<TcpStream>, response: &Response) {
         let close = response
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         if !close {
             self.stream = Some(stream);
         }
-        Ok(response)
+    }
+}
+
+/// An answer to [`Client::request_events`].
+pub(crate) enum Answer<'c> {
+    /// A 2xx `text/event-stream`: its events, read as they arrive.
+    Events(EventStream<'c>),
+    /// Anything else, read in full.
+    Whole(Response),
+}
+
+/// How a body's end is known.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Chunked,
+    Length(usize),
+    UntilClose,
+}
+
+fn framing(response: &Response) -> io::Result<Framing> {
+    if response
+        .header("transfer-encoding")
+        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"))
+    {
+        return Ok(Framing::Chunked);
+    }
+    match response.header("content-length") {
+        Some(length) => length
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| invalid(format!("bad Content-Length {length:?}"))),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+/// The server-sent events of one response, read from the connection as they arrive (a
+/// read blocks until the next event is in). The connection goes back to the client when
+/// the body ends; dropped before, it is closed.
+pub(crate) struct EventStream<'c> {
+    client: &'c mut Client,
+    stream: Option<BufReader<TcpStream>>,
+    head: Response,
+    framing: Framing,
+    /// Body bytes received and not yet returned as events, `\r` removed.
+    pending: Vec<u8>,
+    ended: bool,
+}
+
+impl EventStream<'_> {
+    /// The next event's data (its `data:` lines joined by `\n`), `None` at the end of the
+    /// body. Events without data (comments, keep-alives) are skipped.
+    pub(crate) fn next_data(&mut self) -> io::Result<Option<String>> {
+        loop {
+            if let Some(end) = self.pending.windows(2).position(|pair| pair == b"\n\n") {
+                let event: Vec<u8> = self.pending.drain(..end + 2).collect();
+                let event = String::from_utf8_lossy(&event);
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(|data| data.strip_prefix(' ').unwrap_or(data))
+                    .collect();
+                if !data.is_empty() {
+                    return Ok(Some(data.join("\n")));
+                }
+                continue;
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            self.read_more()?;
+        }
+    }
+
+    fn read_more(&mut self) -> io::Result<()> {
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| invalid("the event stream failed before"))?;
+        let mut bytes = Vec::new();
+        match &mut self.framing {
+            Framing::Chunked => {
+                let mut size_line = String::new();
+                if stream.read_line(&mut size_line)? == 0 {
+                    return Err(invalid("connection closed in a chunked body"));
+                }
+                let size = chunk_size(&size_line)?;
+                if size == 0 {
+                    skip_trailers(stream)?;
+                    self.ended = true;
+                } else {
+                    bytes.resize(size, 0);
+                    stream.read_exact(&mut bytes)?;
+                    let mut crlf = [0; 2];
+                    stream.read_exact(&mut crlf)?;
+                }
+            }
+            Framing::Length(left) => {
+                if *left > 0 {
+                    let available = stream.fill_buf()?;
+                    if available.is_empty() {
+                        return Err(invalid("connection closed in the body"));
+                    }
+                    let take = available.len().min(*left);
+                    bytes.extend_from_slice(&available[..take]);
+                    stream.consume(take);
+                    *left -= take;
+                }
+                self.ended = *left == 0;
+            }
+            Framing::UntilClose => {
+                let available = stream.fill_buf()?;
+                bytes.extend_from_slice(available);
+                let taken = bytes.len();
+                stream.consume(taken);
+                if taken == 0 {
+                    self.ended = true;
+                    self.stream = None;
+                }
+            }
+        }
+        self.pending
+            .extend(bytes.into_iter().filter(|byte| *byte != b'\r'));
+        if self.ended
+            && let Some(stream) = self.stream.take()
+            && !matches!(self.framing, Framing::UntilClose)
+        {
+            self.client.keep(stream, &self.head);
+        }
+        Ok(())
     }
 }
 
@@ -190,7 +366,8 @@ fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-fn read_response(status_line: &str, stream: &mut impl BufRead) -> io::Result<Response> {
+/// The status line's code and the headers; the body is left on the stream.
+fn read_head(status_line: &str, stream: &mut impl BufRead) -> io::Result<Response> {
     let status = status_line
         .split_whitespace()
         .nth(1)
@@ -211,29 +388,59 @@ fn read_response(status_line: &str, stream: &mut impl BufRead) -> io::Result<Res
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let mut response = Response {
+    Ok(Response {
         status,
         headers,
         body: Vec::new(),
-    };
-    let chunked = response
-        .header("transfer-encoding")
-        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        response.body = read_chunked(stream)?;
-    } else if let Some(length) = response.header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| invalid(format!("bad Content-Length {length:?}")))?;
-        let mut body = vec![0; length];
-        stream.read_exact(&mut body)?;
-        response.body = body;
-    } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
-        // No framing: the body runs to the end of the connection.
-        stream.read_to_end(&mut response.body)?;
-        response.headers.push(("connection".into(), "close".into()));
+    })
+}
+
+/// Reads the body of `response`, whose head was just read from `stream`.
+fn read_body(response: &mut Response, stream: &mut impl BufRead) -> io::Result<()> {
+    let status = response.status;
+    match framing(response)? {
+        Framing::Chunked => response.body = read_chunked(stream)?,
+        Framing::Length(length) => {
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body)?;
+            response.body = body;
+        }
+        Framing::UntilClose
+            if !(status == 204 || status == 304 || (100..200).contains(&status)) =>
+        {
+            // No framing: the body runs to the end of the connection.
+            stream.read_to_end(&mut response.body)?;
+            response.headers.push(("connection".into(), "close".into()));
+        }
+        Framing::UntilClose => {}
     }
+    Ok(())
+}
+
+#[cfg(test)]
+fn read_response(status_line: &str, stream: &mut impl BufRead) -> io::Result<Response> {
+    let mut response = read_head(status_line, stream)?;
+    read_body(&mut response, stream)?;
     Ok(response)
+}
+
+fn chunk_size(size_line: &str) -> io::Result<usize> {
+    size_line
+        .trim()
+        .split(';')
+        .next()
+        .and_then(|hex| usize::from_str_radix(hex.trim(), 16).ok())
+        .ok_or_else(|| invalid(format!("bad chunk size {size_line:?}")))
+}
+
+/// The trailers after the last chunk, then the empty line.
+fn skip_trailers(stream: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            return Ok(());
+        }
+    }
 }
 
 fn read_chunked(stream: &mut impl BufRead) -> io::Result<Vec<u8>> {
@@ -243,20 +450,10 @@ fn read_chunked(stream: &mut impl BufRead) -> io::Result<Vec<u8>> {
         if stream.read_line(&mut size_line)? == 0 {
             return Err(invalid("connection closed in a chunked body"));
         }
-        let size = size_line
-            .trim()
-            .split(';')
-            .next()
-            .and_then(|hex| usize::from_str_radix(hex.trim(), 16).ok())
-            .ok_or_else(|| invalid(format!("bad chunk size {size_line:?}")))?;
+        let size = chunk_size(&size_line)?;
         if size == 0 {
-            // Trailers, then the empty line.
-            loop {
-                let mut line = String::new();
-                if stream.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                    return Ok(body);
-                }
-            }
+            skip_trailers(stream)?;
+            return Ok(body);
         }
         let start = body.len();
         body.resize(start + size, 0);

@@ -25,11 +25,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod chat;
 mod cli;
 mod feedback;
 mod http;
 pub mod scenario;
 
+pub use chat::ChatSummary;
 pub use cli::Flags;
 use http::{Client, Target};
 use mlotel_testkit::SplitMix64;
@@ -54,6 +56,9 @@ pub enum Scenario {
     Faults,
     /// Alternates `POST /v1/predict` and `POST /v2/predict`.
     Ab,
+    /// OpenAI-compatible chat completions to `POST /v1/chat/completions`, every other one
+    /// streamed, instrumented as GenAI client calls ([`chat`]).
+    Chat,
     /// Steady, with feedback whose true label for versicolor rows is virginica: the
     /// realised accuracy falls while inputs and confidence stay the same.
     Degrade,
@@ -61,13 +66,14 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Steady,
         Scenario::Drift,
         Scenario::Errors,
         Scenario::Spike,
         Scenario::Faults,
         Scenario::Ab,
+        Scenario::Chat,
         Scenario::Degrade,
     ];
 
@@ -80,6 +86,7 @@ impl Scenario {
             Scenario::Spike => "spike",
             Scenario::Faults => "faults",
             Scenario::Ab => "ab",
+            Scenario::Chat => "chat",
             Scenario::Degrade => "degrade",
         }
     }
@@ -94,7 +101,7 @@ impl FromStr for Scenario {
             .find(|scenario| scenario.name() == name)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab, degrade)"
+                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab, chat, degrade)"
                 ))
             })
     }
@@ -137,6 +144,8 @@ pub struct Config {
     pub feedback_delay: Duration,
     /// Connect, read and write timeout of every request.
     pub timeout: Duration,
+    /// `chat`: the model asked for.
+    pub chat_model: String,
 }
 
 impl Default for Config {
@@ -159,6 +168,7 @@ impl Default for Config {
             feedback_share: 0.0,
             feedback_delay: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
+            chat_model: chat::DEFAULT_MODEL.to_owned(),
         }
     }
 }
@@ -205,6 +215,9 @@ impl Config {
         }
         if self.timeout.is_zero() {
             return usage("--timeout must be above 0");
+        }
+        if self.chat_model.trim().is_empty() {
+            return usage("--chat-model must name a model");
         }
         if self.scenario == Scenario::Drift {
             if self.shift_features.is_empty() {
@@ -328,6 +341,8 @@ pub struct Summary {
     pub reference_source: String,
     /// Things worth saying (ignored debug delays, built-in reference, ...).
     pub notes: Vec<String>,
+    /// `chat`: tokens, finish reasons, time to first token.
+    pub chat: Option<ChatSummary>,
 }
 
 impl Summary {
@@ -387,6 +402,9 @@ impl fmt::Display for Summary {
             for (kind, count) in &self.feedback_refused {
                 writeln!(f, "  refused {kind:<15} {count} requests")?;
             }
+        }
+        if let Some(chat) = &self.chat {
+            write!(f, "{chat}")?;
         }
         writeln!(
             f,
@@ -699,6 +717,9 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
         }
     };
     drop(probe);
+    if config.scenario == Scenario::Chat {
+        return Ok(chat::run(config, &target));
+    }
     let iris = Iris::load();
 
     let next = AtomicU64::new(0);
@@ -732,8 +753,7 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
                     if !wait.is_zero() {
                         std::thread::sleep(wait);
                     }
-                    let planned =
-                        plan(config, &iris, &stats, index, config.progress(index, offset));
+                    let planned = plan(config, iris, stats, index, config.progress(index, offset));
                     let headers: Vec<(&str, &str)> = planned
                         .headers
                         .iter()

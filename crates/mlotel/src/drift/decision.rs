@@ -19,6 +19,11 @@ pub struct DriftSettings {
     /// window's share of missing values exceeds the reference's by at least this much
     /// (`missing_share`, default 0.1).
     pub missing_share_threshold: f64,
+    /// Export each bin's running count (`ml.feature.bin.observations`,
+    /// `ml.prediction.bin.observations`) and the reference's shares
+    /// (`ml.feature.bin.reference`, `ml.prediction.bin.reference`), so that a metrics backend
+    /// can compute drift over every replica (default on; see docs/drift.md).
+    pub bin_counters: bool,
 }
 
 impl Default for DriftSettings {
@@ -29,6 +34,7 @@ impl Default for DriftSettings {
             decision: Decision::default(),
             feature_decisions: Vec::new(),
             missing_share_threshold: DriftMethod::MissingShare.default_threshold(),
+            bin_counters: true,
         }
     }
 }

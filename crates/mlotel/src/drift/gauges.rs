@@ -1,13 +1,15 @@
 //! The drift gauges. Their callbacks run at collection time (an OTLP export or a
 //! Prometheus scrape): each asks its [`DriftSources`] for every model's report; the first
 //! gauge of a collection has the stripes handed over and the report computed, the others
-//! reuse it.
+//! reuse it. The fleet-wide bin series (`fleet`) are registered here too: each bin's
+//! running count, read after the same hand-over, and the reference's share.
 
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Meter, ObservableGauge};
+use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
+use super::fleet::{BinOf, ExportedBin};
 use super::report::{DistributionDrift, DriftReport};
 use crate::names::{self, InstrumentSpec, attr};
 
@@ -17,14 +19,25 @@ pub(crate) struct ReportedDrift<'a> {
     pub(crate) report: &'a DriftReport,
 }
 
-/// What the gauges read: the drift report of each model version being collected.
+/// One model version's bins for fleet-wide drift: each bin's running count, in the order
+/// of `bins`.
+pub(crate) struct BinTotals<'a> {
+    pub(crate) model_attributes: &'a [KeyValue],
+    pub(crate) bins: &'a [ExportedBin],
+    pub(crate) totals: &'a [u64],
+}
+
+/// What the gauges read: the drift report of each model version being collected, and the
+/// running bin counts of those that export them.
 pub(crate) trait DriftSources: Send + Sync {
     fn for_each_report(&self, visit: &mut dyn FnMut(ReportedDrift<'_>));
+    fn for_each_bin_totals(&self, visit: &mut dyn FnMut(BinTotals<'_>));
 }
 
 /// Registers every drift gauge on `meter`, reporting what `models` give.
 pub(crate) fn observe_on(meter: &Meter, models: Arc<dyn DriftSources>) {
     let models = &models;
+    observe_bins_on(meter, models);
     gauge(
         meter,
         names::FEATURE_DRIFT,
@@ -131,6 +144,58 @@ pub(crate) fn observe_on(meter: &Meter, models: Arc<dyn DriftSources>) {
             }
         },
     );
+}
+
+/// Registers the fleet-wide bin series: the running count of every bin as a counter, the
+/// reference's share of it as a gauge, features and predictions apart.
+fn observe_bins_on(meter: &Meter, models: &Arc<dyn DriftSources>) {
+    for (of, counts, reference) in [
+        (
+            BinOf::Feature,
+            names::FEATURE_BIN_OBSERVATIONS,
+            names::FEATURE_BIN_REFERENCE,
+        ),
+        (
+            BinOf::Prediction,
+            names::PREDICTION_BIN_OBSERVATIONS,
+            names::PREDICTION_BIN_REFERENCE,
+        ),
+    ] {
+        let sources = Arc::clone(models);
+        let _counter: ObservableCounter<u64> = meter
+            .u64_observable_counter(counts.name)
+            .with_unit(counts.unit)
+            .with_description(counts.description)
+            .with_callback(move |observer| {
+                sources.for_each_bin_totals(&mut |model| {
+                    for (bin, &total) in model.bins.iter().zip(model.totals) {
+                        if bin.of == of {
+                            observer.observe(
+                                total,
+                                &with(model.model_attributes, bin.attributes.clone()),
+                            );
+                        }
+                    }
+                });
+            })
+            .build();
+        let sources = Arc::clone(models);
+        let _gauge: ObservableGauge<f64> = meter
+            .f64_observable_gauge(reference.name)
+            .with_unit(reference.unit)
+            .with_description(reference.description)
+            .with_callback(move |observer| {
+                sources.for_each_bin_totals(&mut |model| {
+                    for bin in model.bins.iter().filter(|bin| bin.of == of) {
+                        observer.observe(
+                            bin.reference,
+                            &with(model.model_attributes, bin.attributes.clone()),
+                        );
+                    }
+                });
+            })
+            .build();
+    }
 }
 
 /// The model's name and version followed by `extra`.

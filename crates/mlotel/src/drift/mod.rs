@@ -7,6 +7,7 @@ pub(crate) mod binning;
 mod calibrate;
 pub(crate) mod coarse_clock;
 pub(crate) mod decision;
+pub(crate) mod fleet;
 pub(crate) mod gauges;
 pub(crate) mod measure;
 pub(crate) mod monitor;

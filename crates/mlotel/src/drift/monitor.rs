@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::binning::Binning;
 use super::decision::DriftSettings;
+use super::fleet::{self, ExportedBin};
 use super::reference::Reference;
 use super::report::{self, DriftReport};
 use super::window::{Ring, SliceCounts, WindowTotals};
@@ -30,6 +31,9 @@ pub(crate) struct DriftMonitor {
     report: Mutex<Option<(u64, Arc<DriftReport>)>>,
     /// When the stripes were last handed over for a report.
     handed_over_at: Mutex<Option<std::time::Instant>>,
+    /// The bins exported for fleet-wide drift, in the counters' order (empty when
+    /// `DriftSettings::bin_counters` is off).
+    exported_bins: Vec<ExportedBin>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -48,13 +52,22 @@ impl DriftMonitor {
         Self {
             slice_nanos: settings.window.slice_nanos(),
             hand_over_rows: settings.window.stripe_hand_over_rows(),
-            ring: Mutex::new(Ring::new(settings.window, binning.bins())),
+            ring: Mutex::new(Ring::keeping_totals(
+                settings.window,
+                binning.bins(),
+                settings.bin_counters,
+            )),
             epoch,
             far_future: epoch
                 .checked_add(std::time::Duration::from_secs(100 * 365 * 86_400))
                 .unwrap_or(epoch),
             report: Mutex::new(None),
             handed_over_at: Mutex::new(None),
+            exported_bins: if settings.bin_counters {
+                fleet::exported_bins(&reference)
+            } else {
+                Vec::new()
+            },
             reference,
             settings,
             binning,
@@ -150,12 +163,33 @@ impl DriftMonitor {
     /// stripes are handed over by the first of them only (within [`HAND_OVER_REUSE`]) and
     /// every gauge of the collection reports the same window.
     pub(crate) fn report_for_collection(&self, hand_over: impl FnOnce()) -> Arc<DriftReport> {
-        let recent = lock(&self.handed_over_at).is_some_and(|at| at.elapsed() < HAND_OVER_REUSE);
-        if recent {
-            self.report_of_window()
-        } else {
-            self.report(hand_over)
+        self.hand_over_for_collection(hand_over);
+        self.report_of_window()
+    }
+
+    /// Hands the stripes over unless a gauge of this collection already did.
+    fn hand_over_for_collection(&self, hand_over: impl FnOnce()) {
+        let mut handed_over_at = lock(&self.handed_over_at);
+        if handed_over_at.is_some_and(|at| at.elapsed() < HAND_OVER_REUSE) {
+            return;
         }
+        hand_over();
+        *handed_over_at = Some(std::time::Instant::now());
+    }
+
+    /// The exported bins with every count absorbed so far (each bin's running total),
+    /// after the stripes are handed over for this collection; nothing when the bin
+    /// counters are off.
+    pub(crate) fn bin_totals_for_collection(
+        &self,
+        hand_over: impl FnOnce(),
+    ) -> Option<(&[ExportedBin], Vec<u64>)> {
+        if self.exported_bins.is_empty() {
+            return None;
+        }
+        self.hand_over_for_collection(hand_over);
+        let totals = lock(&self.ring).cumulative();
+        Some((&self.exported_bins, totals))
     }
 
     fn report_of_window(&self) -> Arc<DriftReport> {

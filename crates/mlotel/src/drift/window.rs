@@ -216,15 +216,47 @@ pub(crate) struct Ring {
     slices: VecDeque<Slice>,
     /// Changes whenever the window's contents do, so a report can be reused until then.
     version: u64,
+    /// Per bin, every count that is no longer in a slice: the slices that left the window
+    /// and counts that arrived too old for it. With the slices' own counts it gives the
+    /// running totals ([`Ring::cumulative`]), the monotonic bin counters a metrics backend
+    /// sums over replicas; kept as slices leave rather than as counts arrive, so a stripe's
+    /// hand-over costs nothing more and a slice is added once.
+    departed: Box<[u64]>,
 }
 
 impl Ring {
+    #[cfg(test)]
     pub(crate) fn new(window: Window, bins: usize) -> Self {
+        Self::keeping_totals(window, bins, true)
+    }
+
+    /// A ring that keeps the running totals of its bins only when `keep_totals` (the bin
+    /// counters are exported); without them [`Ring::cumulative`] counts the window alone.
+    pub(crate) fn keeping_totals(window: Window, bins: usize, keep_totals: bool) -> Self {
         Self {
             window,
             bins,
             slices: VecDeque::new(),
             version: 0,
+            departed: vec![0; if keep_totals { bins } else { 0 }].into_boxed_slice(),
+        }
+    }
+
+    /// Every count absorbed so far, per bin: those that left plus those in the window.
+    pub(crate) fn cumulative(&self) -> Vec<u64> {
+        let mut totals = vec![0; self.bins];
+        Self::depart(&mut totals, self.departed.iter().copied());
+        for slice in &self.slices {
+            for (total, &count) in totals.iter_mut().zip(slice.bins.iter()) {
+                *total = total.saturating_add(count);
+            }
+        }
+        totals
+    }
+
+    fn depart(departed: &mut [u64], bins: impl Iterator<Item = u64>) {
+        for (total, count) in departed.iter_mut().zip(bins) {
+            *total = total.saturating_add(count);
         }
     }
 
@@ -244,6 +276,10 @@ impl Ring {
             Window::Time { .. } => {
                 let oldest_kept = now_slice.saturating_sub(self.window.slices() - 1);
                 if counts.slice < oldest_kept {
+                    Self::depart(
+                        &mut self.departed,
+                        counts.bins.iter().map(|&c| u64::from(c)),
+                    );
                     return;
                 }
                 // Stripes hand over in about time order: look from the newest slice back.
@@ -295,7 +331,9 @@ impl Ring {
                     .front()
                     .is_some_and(|slice| slice.id < oldest_kept)
                 {
-                    self.slices.pop_front();
+                    if let Some(slice) = self.slices.pop_front() {
+                        Self::depart(&mut self.departed, slice.bins.iter().copied());
+                    }
                     self.version += 1;
                 }
             }
@@ -311,7 +349,9 @@ impl Ring {
                     let rows_without = total(|slice| slice.rows) - front.rows;
                     let predictions_without = total(|slice| slice.predictions) - front.predictions;
                     if rows_without.max(predictions_without) >= observations {
-                        self.slices.pop_front();
+                        if let Some(slice) = self.slices.pop_front() {
+                            Self::depart(&mut self.departed, slice.bins.iter().copied());
+                        }
                         self.version += 1;
                     } else {
                         break;
@@ -415,5 +455,44 @@ mod tests {
         counts.bump(7);
         counts.bump(1);
         assert_eq!(&*counts.bins, &[0, 1]);
+    }
+
+    #[test]
+    fn cumulative_counts_keep_what_left_the_window_and_what_came_too_late() {
+        let window = Window::Time {
+            length: Duration::from_secs(10),
+            slices: 10,
+        };
+        let mut ring = Ring::new(window, 3);
+        let mut counts = SliceCounts::new(3);
+        counts.rows = 2;
+        counts.bump(0);
+        counts.bump(2);
+        ring.absorb(&counts, 0);
+        // A slice far later evicts the first; a stripe whose slice is already past the
+        // window still adds to the running totals.
+        counts.slice = 50;
+        ring.absorb(&counts, 50);
+        counts.slice = 1;
+        ring.absorb(&counts, 50);
+        assert_eq!(ring.totals().bins, vec![1, 0, 1]);
+        assert_eq!(ring.cumulative(), vec![3, 0, 3]);
+
+        // A count window drops its oldest slices as rows arrive; the running totals keep them.
+        let mut ring = Ring::new(
+            Window::Count {
+                observations: 4,
+                slices: 2,
+            },
+            2,
+        );
+        let mut counts = SliceCounts::new(2);
+        counts.rows = 1;
+        counts.bump(1);
+        for _ in 0..25 {
+            ring.absorb(&counts, 0);
+        }
+        assert!(ring.totals().bins[1] < 10, "the window holds a few rows");
+        assert_eq!(ring.cumulative(), vec![0, 25]);
     }
 }

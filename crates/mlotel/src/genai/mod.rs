@@ -52,6 +52,14 @@ pub mod __private {
         call.finish_response(success);
     }
 
+    /// Runs a sync function's body. Taking it as `FnOnce` makes the closure one, so the
+    /// body may return a borrow through a `&mut` parameter it captured (a stream that
+    /// reads from `&mut self`), which a closure called in place (inferred `FnMut`) may not.
+    #[inline(always)]
+    pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+        body()
+    }
+
     /// Wraps the stream a `stream` function returned.
     pub fn wrap_stream<S>(call: GenAiCall, stream: S) -> GenAiStream<S> {
         call.stream(stream)

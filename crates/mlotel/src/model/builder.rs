@@ -131,6 +131,15 @@ impl ModelBuilder {
         self
     }
 
+    /// Whether to export each drift bin's running count and the reference's share of it
+    /// (`ml.feature.bin.*`, `ml.prediction.bin.*`; default on), which the fleet-wide drift
+    /// rules sum over replicas. Off saves their series (reference bins per feature, label
+    /// and confidence, twice) when one process sees all the traffic.
+    pub fn drift_bin_counters(mut self, on: bool) -> Self {
+        self.drift.bin_counters = on;
+        self
+    }
+
     /// The statistic and threshold for one feature (or `label` / `confidence` for
     /// prediction drift), overriding [`drift_threshold`](Self::drift_threshold).
     pub fn feature_drift_threshold(

@@ -18,7 +18,7 @@ use super::stripes::{Failure, Stripe, StripeSet};
 use crate::bounded_names::{self, BoundedNames, UNDECLARED_LABEL_CAP};
 use crate::drift::DriftReport;
 use crate::drift::coarse_clock;
-use crate::drift::gauges::{DriftSources, ReportedDrift};
+use crate::drift::gauges::{BinTotals, DriftSources, ReportedDrift};
 use crate::drift::monitor::DriftMonitor;
 use crate::drift::observe::{self, PendingBins};
 use crate::drift::reference::FeatureValue;
@@ -150,6 +150,21 @@ impl DriftSources for ModelSet {
                 visit(ReportedDrift {
                     model_attributes: &model.model_attributes,
                     report: &report,
+                });
+            }
+        }
+    }
+
+    fn for_each_bin_totals(&self, visit: &mut dyn FnMut(BinTotals<'_>)) {
+        for model in self.live() {
+            let Some(drift) = &model.drift else {
+                continue;
+            };
+            if let Some((bins, totals)) = drift.bin_totals_for_collection(|| model.flush()) {
+                visit(BinTotals {
+                    model_attributes: &model.model_attributes,
+                    bins,
+                    totals: &totals,
                 });
             }
         }
