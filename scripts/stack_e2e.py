@@ -752,7 +752,7 @@ def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, pred
                                     ("spike", ["--rate", "5", "--duration", "30", "--delay-share", "0.25"]),
                                     ("ab", ["--rate", "10", "--duration", "30"]),
                                     ("chat", ["--rate", "3", "--duration", "30", "--concurrency", "4"]),
-                                    ("degrade", ["--rate", "10", "--duration", "30", "--feedback-delay", "1"]))]
+                                    ("degrade", ["--rate", "5", "--duration", "30", "--feedback-delay", "1"]))]
     refused_unknown_feedback(url)
     log("OTLP metrics path: a second predictor (service predictor-otlp) pushes its metrics to the Collector")
     queries = dashboard_queries(["--var", "job=predictor-otlp", "--var", "service=predictor-otlp"])
@@ -914,7 +914,9 @@ def run(args, workdir, procs, webhook):
                                      "--duration", "45", "--concurrency", "4"],
                     env=loadgen_telemetry_env(otelcol_otlp_grpc)),
         # Feedback for every prediction, 2 s later, versicolor's truth reported as virginica.
-        loadgen("degrade", "--rate", "20", "--duration", "45", "--feedback-delay", "2"),
+        # Light (5 req/s and its feedback): more healthy requests would dilute the 5xx share
+        # the error-rate alerts below need.
+        loadgen("degrade", "--rate", "5", "--duration", "45", "--feedback-delay", "2"),
     ]
     refused_unknown_feedback(url)
 
@@ -935,11 +937,11 @@ def run(args, workdir, procs, webhook):
                            + urllib.parse.urlencode({"filter": 'alertname="HighErrorRate"'}))
         return alerts and all(alert["status"]["inhibitedBy"] for alert in alerts)
 
+    wait_for("Alertmanager inhibiting HighErrorRate under the page", inhibited, 30)
+    log("HighErrorRate fires in Prometheus and is inhibited by the page in Alertmanager")
     accuracy = wait_for("ModelAccuracyDrop at the webhook", lambda: firing("ModelAccuracyDrop"), 150)
     log(f"ModelAccuracyDrop notified for versions {sorted({e[2].get('ml_model_version') for e in accuracy})} "
         "(the degrade scenario's feedback)")
-    wait_for("Alertmanager inhibiting HighErrorRate under the page", inhibited, 30)
-    log("HighErrorRate fires in Prometheus and is inhibited by the page in Alertmanager")
 
     queries = [] if args.no_dashboards else dashboard_queries()
     log(f"checking the {len(queries)} dashboard queries return data")
