@@ -21,7 +21,7 @@ Jaeger's query API, the traces of a few requests sent with a caller's traceparen
    traces only in Jaeger, every error trace kept, the healthy share near the baseline.
 
 Then it runs the load generator's scenarios against the predictor and checks, polling with
-deadlines (1-3 below), and last (4) the OTLP metrics path: a second predictor pushing its
+deadlines (1-4 below), and last the OTLP metrics path: a second predictor pushing its
 metrics to the Collector, scraped from its prometheus exporter (check_otlp_metrics):
 
 1. every Prometheus query of every Grafana dashboard panel, and of every query variable
@@ -35,7 +35,10 @@ metrics to the Collector, scraped from its prometheus exporter (check_otlp_metri
    (PredictionAvailabilityBudgetBurn, 1h/5m windows) reach the webhook, and resolve after
    the traffic turns healthy; HighErrorRate fires in Prometheus too and Alertmanager
    inhibits it while the page fires (deploy/alertmanager/alertmanager.yml says why), so the
-   on-call person gets one notification for one problem.
+   on-call person gets one notification for one problem;
+4. the realised-accuracy alert: the load generator's degrade scenario sends feedback whose
+   truth makes the realised accuracy fall, and ModelAccuracyDrop reaches the webhook;
+   feedback for an unknown prediction id is answered 404 and counted.
 
 Usage: scripts/stack_e2e.py [--keep] [--no-dashboards] [--target-dir DIR]
 Needs what scripts/stack-binaries.sh needs (Go and the module proxy the first time) and
@@ -706,6 +709,20 @@ def loadgen_telemetry_env(otelcol_otlp_grpc):
             "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 
 
+def refused_unknown_feedback(url):
+    """Feedback for a prediction id no replica handed out: 404 unknown_prediction_id, and
+    counted (ml_outcomes_unmatched_total{ml_outcome_unmatched_reason="unknown_id"})."""
+    body = json.dumps({"feedback": [{"prediction_id": "00000000-1", "actual": "setosa"}]}).encode()
+    request = urllib.request.Request(f"{url}/v1/models/iris/feedback", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raise Failure(f"feedback for an unknown id answered {response.status}, not 404")
+    except urllib.error.HTTPError as error:
+        if error.code != 404 or json.loads(error.read())["error"]["type"] != "unknown_prediction_id":
+            raise Failure(f"feedback for an unknown id answered {error.code}, not 404 unknown_prediction_id")
+
+
 def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, predictor_addr, otelcol_otlp_grpc):
     """The OTLP metrics path as compose documents it: a second predictor pushes its metrics
     over OTLP to the Collector, whose prometheus exporter Prometheus scrapes (job
@@ -734,7 +751,9 @@ def check_otlp_metrics(args, predictor_bin, loadgen_bin, procs, prometheus, pred
                                     ("errors", ["--rate", "5", "--duration", "30"]),
                                     ("spike", ["--rate", "5", "--duration", "30", "--delay-share", "0.25"]),
                                     ("ab", ["--rate", "10", "--duration", "30"]),
-                                    ("chat", ["--rate", "3", "--duration", "30", "--concurrency", "4"]))]
+                                    ("chat", ["--rate", "3", "--duration", "30", "--concurrency", "4"]),
+                                    ("degrade", ["--rate", "5", "--duration", "30", "--feedback-delay", "1"]))]
+    refused_unknown_feedback(url)
     log("OTLP metrics path: a second predictor (service predictor-otlp) pushes its metrics to the Collector")
     queries = dashboard_queries(["--var", "job=predictor-otlp", "--var", "service=predictor-otlp"])
     empty = []
@@ -894,7 +913,12 @@ def run(args, workdir, procs, webhook):
         procs.start("loadgen-chat", [loadgen_bin, "--url", url, "--scenario", "chat", "--rate", "3",
                                      "--duration", "45", "--concurrency", "4"],
                     env=loadgen_telemetry_env(otelcol_otlp_grpc)),
+        # Feedback for every prediction, 2 s later, versicolor's truth reported as virginica.
+        # Light (5 req/s and its feedback): more healthy requests would dilute the 5xx share
+        # the error-rate alerts below need.
+        loadgen("degrade", "--rate", "5", "--duration", "45", "--feedback-delay", "2"),
     ]
+    refused_unknown_feedback(url)
 
     def firing(alertname, **labels):
         procs.check_alive()
@@ -915,6 +939,9 @@ def run(args, workdir, procs, webhook):
 
     wait_for("Alertmanager inhibiting HighErrorRate under the page", inhibited, 30)
     log("HighErrorRate fires in Prometheus and is inhibited by the page in Alertmanager")
+    accuracy = wait_for("ModelAccuracyDrop at the webhook", lambda: firing("ModelAccuracyDrop"), 150)
+    log(f"ModelAccuracyDrop notified for versions {sorted({e[2].get('ml_model_version') for e in accuracy})} "
+        "(the degrade scenario's feedback)")
 
     queries = [] if args.no_dashboards else dashboard_queries()
     log(f"checking the {len(queries)} dashboard queries return data")

@@ -55,6 +55,16 @@ if command -v git >/dev/null && ! git diff --quiet -- tests/fixtures/drift/stats
   echo "warning: the regenerated tests/fixtures/drift/stats.json differs from the committed one"
 fi
 
+step "ground-truth fixtures: scikit-learn's values for the outcome rules (scripts/ground_truth_fixtures.py)"
+# Regenerates deploy/prometheus/tests/ground_truth_test.yml (fixed seeds, pinned versions:
+# deterministic); scripts/check-deploy.sh runs it with promtool.
+"$VENV/bin/pip" install -q -r scripts/requirements-ground-truth.txt
+"$VENV/bin/python" scripts/ground_truth_fixtures.py
+if command -v git >/dev/null && ! git diff --quiet -- deploy/prometheus/tests/ground_truth_test.yml 2>/dev/null; then
+  echo "error: the regenerated deploy/prometheus/tests/ground_truth_test.yml differs from the committed one" >&2
+  exit 1
+fi
+
 step "headless Chromium for the live page's test (examples/predictor/tests/dashboard.rs)"
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -657,6 +657,81 @@ def model_quality():
                   thresholds=steps((None, GREEN), (0.1, YELLOW), (0.25, RED)),
                   options={"orientation": "horizontal", "displayMode": "gradient",
                            "reduceOptions": {"calcs": ["lastNotNull"]}}), 8, 9)
+    # Realised performance: outcomes recorded when the truth arrives (docs/ground-truth.md),
+    # summed over replicas by the rules of deploy/prometheus/rules/ground_truth.yml, next to
+    # the confidence-based estimate above.
+    lay.row("Realised performance (ground truth)")
+    lay.add(timeseries("Accuracy and macro-F1 by version (last hour's outcomes)",
+                       "Realised accuracy and macro-F1 of the outcomes recorded over the last "
+                       "hour, every replica (job_model_version:ml_outcomes_accuracy:ratio1h, "
+                       "..._macro_f1:ratio1h), against the version's hold-out accuracy "
+                       "(dashed). ModelAccuracyDrop: 10 points below it on 50 outcomes or more, "
+                       "for 15 minutes. Empty until outcomes are recorded.",
+                       [target(f"job_model_version:ml_outcomes_accuracy:ratio1h{{{MODEL}}}", "{{ml_model_version}} accuracy"),
+                        target(f"job_model_version:ml_outcomes_macro_f1:ratio1h{{{MODEL}}}", "{{ml_model_version}} macro-F1"),
+                        target(f"job_model_version:ml_model_reference_accuracy:max{{{MODEL}}}", "{{ml_model_version}} hold-out accuracy")],
+                       unit="percentunit", minimum=0, maximum=1, data_links=by_version), 12, 8)
+    lay.add(timeseries("Estimated against realised accuracy", "The estimate available at "
+                       "prediction time, the mean confidence (an accuracy estimate for a "
+                       "calibrated model), beside the truth once labels arrive: realised accuracy "
+                       "over the last hour. Apart, the model is miscalibrated (see the "
+                       "reliability diagram) or the labels lag the change.",
+                       [target(conf_mean, "{{ml_model_version}} estimated (mean confidence)"),
+                        target(f"job_model_version:ml_outcomes_accuracy:ratio1h{{{MODEL}}}", "{{ml_model_version}} realised")],
+                       unit="percentunit", minimum=0, maximum=1, data_links=by_version), 12, 8)
+    lay.add(table("Confusion matrix (last hour)", "Outcomes recorded over the last hour, all "
+                  "selected versions and replicas: rows the predicted label, columns the true "
+                  "one (ml_outcomes_total). The diagonal is right.",
+                  [target(f"sum by (ml_prediction_label, ml_outcome_label) (increase(ml_outcomes_total{{{MODEL}}}[1h]))",
+                          instant=True, fmt="table")],
+                  [{"id": "groupingToMatrix", "options": {"rowField": "ml_prediction_label",
+                                                         "columnField": "ml_outcome_label",
+                                                         "valueField": "Value"}},
+                   {"id": "renameByName", "options": {"ml_prediction_label\\ml_outcome_label": "predicted \\ actual"}}],
+                  unit="short"), 8, 8)
+    lay.add(panel("barchart", "Reliability diagram (last hour)", "Per confidence bin (upper "
+                  "edge), the share of outcomes that were right against the mean confidence: "
+                  "equal for a calibrated model (sklearn's calibration_curve). Below the "
+                  "confidence: over-confident.",
+                  [target(f"avg by (ml_confidence_bin) (job_model_version_bin:ml_outcome_calibration_accuracy:ratio1h{{{MODEL}}})",
+                          "share right", instant=True, fmt="table"),
+                   target(f"avg by (ml_confidence_bin) (job_model_version_bin:ml_outcome_calibration_confidence:mean1h{{{MODEL}}})",
+                          "mean confidence", instant=True, fmt="table")],
+                  unit="percentunit", minimum=0, maximum=1,
+                  transformations=[{"id": "merge", "options": {}},
+                                   {"id": "organize", "options": {
+                                       "excludeByName": {"Time": True},
+                                       "renameByName": {"ml_confidence_bin": "confidence bin",
+                                                        "Value #A": "share right",
+                                                        "Value #B": "mean confidence"}}}],
+                  options={"xField": "confidence bin", "orientation": "vertical",
+                           "legend": {"displayMode": "list", "placement": "bottom"}}), 8, 8)
+    lay.add(timeseries("Expected calibration error", "ECE of the last hour's outcomes: the "
+                       "outcome-weighted gap between confidence and accuracy over ten bins "
+                       "(0 for a calibrated model).",
+                       [target(f"job_model_version:ml_outcome_calibration_ece:ratio1h{{{MODEL}}}", "{{ml_model_version}}")],
+                       unit="percentunit", minimum=0), 8, 8)
+    lay.add(timeseries("F1 by class (last hour)", "Per class F1 = 2 TP / (2 TP + FP + FN) of the "
+                       "last hour's outcomes: the class a degradation hits falls alone.",
+                       [target(f"job_model_version_class:ml_outcomes_f1:ratio1h{{{MODEL}}}", "{{ml_model_version}} {{class}}")],
+                       unit="percentunit", minimum=0, maximum=1), 8, 8)
+    lay.add(timeseries("Label delay (p50, p95)", "ml.outcome.delay: time from a prediction to "
+                       "its recorded outcome, over the last hour's outcomes. The realised row "
+                       "judges predictions this old.",
+                       [target(f"job_model_version:ml_outcome_delay_seconds:p50_1h{{{MODEL}}}", "p50 {{ml_model_version}}"),
+                        target(f"job_model_version:ml_outcome_delay_seconds:p95_1h{{{MODEL}}}", "p95 {{ml_model_version}}")],
+                       unit="s"), 8, 8)
+    lay.add(timeseries("Outcomes recorded and lost /s", "Outcomes recorded per second, and "
+                       "those that found no prediction (ml.outcomes.unmatched by reason: "
+                       "evicted or expired means the prediction store is too small or the labels "
+                       "too late; unknown_id, feedback sent to the wrong replica). Also "
+                       "predictions evicted from the store before their outcome came.",
+                       [target(f"sum by (ml_model_version) (rate(ml_outcomes_total{{{MODEL}}}[{RATE}]))", "{{ml_model_version}} recorded"),
+                        target(f"sum by (ml_model_version, ml_outcome_unmatched_reason) (rate(ml_outcomes_unmatched_total{{{MODEL}}}[{RATE}]))",
+                               "{{ml_model_version}} unmatched {{ml_outcome_unmatched_reason}}"),
+                        target(f"sum by (ml_model_version) (rate(ml_prediction_store_evictions_total{{{MODEL}}}[{RATE}]))",
+                               "{{ml_model_version}} evicted from the store")],
+                       unit="ops", data_links=by_version), 8, 8)
     model_vars = [
         JOB,
         var_query("model", "Model", 'label_values(ml_model_info_ratio{job="$job"}, ml_model_name)',

@@ -114,6 +114,19 @@ fn exposition() -> String {
         },
     );
     model.record_out_of_range_feature("petal_width");
+    // Outcomes: one by id (a store), one direct regression, one unmatched.
+    let judged = telemetry.model(
+        Model::builder("iris_truth")
+            .labels(["setosa"])
+            .prediction_store(1024, Duration::from_secs(60))
+            .reference_accuracy(0.9),
+    );
+    let id = judged
+        .remember_prediction(Some("setosa"), Some(0.9))
+        .expect("a store hands out ids");
+    judged.record_actual_label(id, "setosa").expect("stored");
+    let _ = judged.record_actual_label(id, "setosa");
+    judged.record_regression(1.0, 1.5, None);
     let ((), span) = model.in_span(|| ());
     span.end(
         1,

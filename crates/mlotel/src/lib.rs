@@ -70,6 +70,7 @@ mod error;
 mod export;
 mod features;
 pub mod genai;
+mod ground_truth;
 mod logging;
 mod model;
 pub mod names;
@@ -106,10 +107,13 @@ pub use export::{ExportMonitor, ExporterStatus};
 #[cfg(feature = "prometheus")]
 pub use export::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
 pub use features::{FeatureRow, FeatureRows};
+pub use ground_truth::{
+    OutcomeError, ParsePredictionIdError, PredictionId, last_prediction_id, take_prediction_ids,
+};
 pub use logging::JsonLogFormat;
 pub use model::{
     ActiveGuard, Model, ModelBuilder, ModelSnapshot, Outcome, PredictionCall, PredictionSpan,
-    UNNAMED_FEATURE_CAP, registered_models,
+    StoredPrediction, UNNAMED_FEATURE_CAP, registered_models,
 };
 pub use output::{
     BatchOutput, ErrorType, IntoConfidence, IntoLabel, Label, Prediction, PredictionOutput,

@@ -93,6 +93,16 @@ pub mod attr {
     pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
     /// Semantic-convention memory state of `system.memory.usage`; mlotel reports `used`.
     pub const SYSTEM_MEMORY_STATE: &str = "system.memory.state";
+    /// The true label of a classification's outcome, bounded by the model's label set like
+    /// [`PREDICTION_LABEL`] (our own namespace).
+    pub const OUTCOME_LABEL: &str = "ml.outcome.label";
+    /// `true` when the predicted label was the true one, else `false`.
+    pub const OUTCOME_CORRECT: &str = "ml.outcome.correct";
+    /// The calibration bin of an outcome's confidence: its upper edge, `0.1` to `1.0`.
+    pub const CONFIDENCE_BIN: &str = "ml.confidence.bin";
+    /// Why an outcome found no prediction: `unknown_id`, `evicted`, `expired`, `duplicate`,
+    /// `kind_mismatch` or `no_store`.
+    pub const OUTCOME_UNMATCHED_REASON: &str = "ml.outcome.unmatched_reason";
 }
 
 /// Values of [`attr::PREDICTION_OUTCOME`].
@@ -384,6 +394,140 @@ pub const DATASET_DRIFT_SHARE: InstrumentSpec = InstrumentSpec {
     buckets: &[],
 };
 
+const MODEL_OUTCOME_LABELS: &[&str] = &[
+    attr::MODEL_NAME,
+    attr::MODEL_VERSION,
+    attr::PREDICTION_LABEL,
+    attr::OUTCOME_LABEL,
+    attr::OUTCOME_CORRECT,
+];
+
+/// Buckets of the delay between a prediction and its outcome, in seconds: a second to a
+/// week (labels arrive from seconds, a click, to weeks, a chargeback).
+pub const OUTCOME_DELAY_BUCKETS: &[f64] = &[
+    1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0, 86400.0, 172800.0,
+    604800.0,
+];
+
+/// Buckets of a regression's absolute error, in the target's own unit: 1-2.5-5 steps from
+/// 0.001 to 1000 (the mean comes from the sum and count, whatever the buckets).
+pub const ABSOLUTE_ERROR_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0,
+    100.0, 250.0, 500.0, 1000.0,
+];
+
+/// `ml.outcomes`: classification outcomes by predicted and true label (the confusion
+/// matrix, summed over replicas).
+pub const OUTCOMES: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcomes",
+    unit: "{outcome}",
+    description: "Classification outcomes recorded, by predicted and true label.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL_OUTCOME_LABELS,
+    buckets: &[],
+};
+
+/// `ml.outcome.calibration`: classification outcomes with a confidence, by confidence bin
+/// and correctness (a reliability diagram and the expected calibration error).
+pub const OUTCOME_CALIBRATION: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcome.calibration",
+    unit: "{outcome}",
+    description: "Classification outcomes with a confidence, by confidence bin and whether the prediction was right.",
+    kind: InstrumentKind::Counter,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::CONFIDENCE_BIN,
+        attr::OUTCOME_CORRECT,
+    ],
+    buckets: &[],
+};
+
+/// `ml.outcome.calibration.confidence`: the sum of those outcomes' confidences, by bin.
+pub const OUTCOME_CALIBRATION_CONFIDENCE: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcome.calibration.confidence",
+    unit: "1",
+    description: "Sum of the confidences of classification outcomes, by confidence bin.",
+    kind: InstrumentKind::Counter,
+    attributes: &[attr::MODEL_NAME, attr::MODEL_VERSION, attr::CONFIDENCE_BIN],
+    buckets: &[],
+};
+
+/// `ml.outcome.absolute_error`: a regression's |actual - predicted|.
+pub const OUTCOME_ABSOLUTE_ERROR: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcome.absolute_error",
+    unit: "{target}",
+    description: "Absolute error of regression outcomes, in the target's unit.",
+    kind: InstrumentKind::Histogram,
+    attributes: MODEL,
+    buckets: ABSOLUTE_ERROR_BUCKETS,
+};
+
+/// `ml.outcome.squared_error`: the sum of a regression's squared errors.
+pub const OUTCOME_SQUARED_ERROR: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcome.squared_error",
+    unit: "{target_squared}",
+    description: "Sum of the squared errors of regression outcomes.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.outcome.delay`: time from a prediction to its outcome (outcomes joined by id, or
+/// given a delay).
+pub const OUTCOME_DELAY: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcome.delay",
+    unit: "s",
+    description: "Time from a prediction to the recording of its outcome.",
+    kind: InstrumentKind::Histogram,
+    attributes: MODEL,
+    buckets: OUTCOME_DELAY_BUCKETS,
+};
+
+/// `ml.outcomes.unmatched`: outcomes recorded by id that found no prediction.
+pub const OUTCOMES_UNMATCHED: InstrumentSpec = InstrumentSpec {
+    name: "ml.outcomes.unmatched",
+    unit: "{outcome}",
+    description: "Outcomes recorded by prediction id that found no prediction, by reason.",
+    kind: InstrumentKind::Counter,
+    attributes: &[
+        attr::MODEL_NAME,
+        attr::MODEL_VERSION,
+        attr::OUTCOME_UNMATCHED_REASON,
+    ],
+    buckets: &[],
+};
+
+/// `ml.model.reference_accuracy`: the model version's hold-out accuracy at training.
+pub const MODEL_REFERENCE_ACCURACY: InstrumentSpec = InstrumentSpec {
+    name: "ml.model.reference_accuracy",
+    unit: "1",
+    description: "Accuracy of the model version on held-out data when it was trained; realised accuracy is compared with it.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.prediction_store.evictions`: stored predictions overwritten before their outcome.
+pub const PREDICTION_STORE_EVICTIONS: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction_store.evictions",
+    unit: "{prediction}",
+    description: "Stored predictions pushed out of the prediction store by newer ones before an outcome was recorded for them.",
+    kind: InstrumentKind::Counter,
+    attributes: MODEL,
+    buckets: &[],
+};
+
+/// `ml.prediction_store.capacity`: how many predictions the store keeps.
+pub const PREDICTION_STORE_CAPACITY: InstrumentSpec = InstrumentSpec {
+    name: "ml.prediction_store.capacity",
+    unit: "{prediction}",
+    description: "Number of predictions the prediction store keeps.",
+    kind: InstrumentKind::Gauge,
+    attributes: MODEL,
+    buckets: &[],
+};
+
 /// `otel.sdk.exporter.span.exported`: spans handed to the exporter (semantic convention).
 pub const EXPORTER_SPANS: InstrumentSpec = InstrumentSpec {
     name: "otel.sdk.exporter.span.exported",
@@ -577,6 +721,16 @@ pub const CATALOGUE: &[InstrumentSpec] = &[
     PROCESS_THREAD_COUNT,
     SYSTEM_CPU_UTILIZATION,
     SYSTEM_MEMORY_USAGE,
+    OUTCOMES,
+    OUTCOME_CALIBRATION,
+    OUTCOME_CALIBRATION_CONFIDENCE,
+    OUTCOME_ABSOLUTE_ERROR,
+    OUTCOME_SQUARED_ERROR,
+    OUTCOME_DELAY,
+    OUTCOMES_UNMATCHED,
+    MODEL_REFERENCE_ACCURACY,
+    PREDICTION_STORE_EVICTIONS,
+    PREDICTION_STORE_CAPACITY,
 ];
 
 /// Span name of a prediction: `predict {model}`.

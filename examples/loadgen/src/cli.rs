@@ -27,6 +27,13 @@ SCENARIOS (--scenario)
            every other one streamed; each call is a GenAI client call (#[instrument_genai]):
            with --otlp-endpoint, loadgen exports gen_ai.client.* metrics, spans and the
            cost from its price table (--chat-prices, default the demo model's price)
+  degrade  steady, with feedback (every prediction's by default) whose true label for
+           versicolor rows is virginica: the model's realised accuracy falls by a third
+           (ModelAccuracyDrop), while its inputs and confidence stay as they were
+
+FEEDBACK (--feedback-share, any scenario)
+  the true label of that share of the predicted rows is sent by its prediction_id to
+  POST /v1/models/iris/feedback, --feedback-delay seconds after the prediction, batched
 
 TELEMETRY
   None unless --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT) is given: then loadgen
@@ -52,7 +59,7 @@ the service cannot be reached at start.";
     allow_negative_numbers = true
 )]
 pub struct Flags {
-    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults, ab or chat
+    /// The kind of traffic (SCENARIOS below): steady, drift, errors, spike, faults, ab, chat or degrade
     #[arg(long, value_name = "NAME", default_value = "steady")]
     pub scenario: Scenario,
 
@@ -108,6 +115,14 @@ pub struct Flags {
     #[arg(long, value_name = "X", default_value = "0.2")]
     pub fault_share: f64,
 
+    /// Share of predicted rows whose true label is sent back (0 to 1) [default: 0; 1 for degrade]
+    #[arg(long, value_name = "X")]
+    pub feedback_share: Option<f64>,
+
+    /// Seconds from a prediction to its feedback (the label delay)
+    #[arg(long, value_name = "S", default_value = "5")]
+    pub feedback_delay: f64,
+
     /// Per-request connect, read and write timeout, seconds
     #[arg(long, value_name = "S", default_value = "10")]
     pub timeout: f64,
@@ -156,6 +171,14 @@ impl Flags {
             delay_ms: self.delay_ms,
             delay_share: self.delay_share,
             fault_share: self.fault_share,
+            feedback_share: self
+                .feedback_share
+                .unwrap_or(if self.scenario == Scenario::Degrade {
+                    1.0
+                } else {
+                    0.0
+                }),
+            feedback_delay: seconds_flag("--feedback-delay", self.feedback_delay)?,
             timeout: seconds_flag("--timeout", self.timeout)?,
             chat_model: self.chat_model,
         };
@@ -293,7 +316,7 @@ mod tests {
             .iter()
             .map(|entry| entry.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect();
-        assert_eq!(entries.len(), 19, "18 flags and --help: {entries:#?}");
+        assert_eq!(entries.len(), 21, "20 flags and --help: {entries:#?}");
         for (flag, default) in [
             ("--scenario", "steady"),
             ("--url", "http://127.0.0.1:8080"),
@@ -309,6 +332,8 @@ mod tests {
             ("--delay-ms", "300"),
             ("--delay-share", "0.1"),
             ("--fault-share", "0.2"),
+            ("--feedback-share", "0; 1 for degrade"),
+            ("--feedback-delay", "5"),
             ("--timeout", "10"),
             ("--chat-model", "mlotel-wonderland"),
             ("--chat-prices", "the demo model"),

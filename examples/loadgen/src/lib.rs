@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 pub mod chat;
 mod cli;
+mod feedback;
 mod http;
 pub mod scenario;
 
@@ -58,11 +59,14 @@ pub enum Scenario {
     /// OpenAI-compatible chat completions to `POST /v1/chat/completions`, every other one
     /// streamed, instrumented as GenAI client calls ([`chat`]).
     Chat,
+    /// Steady, with feedback whose true label for versicolor rows is virginica: the
+    /// realised accuracy falls while inputs and confidence stay the same.
+    Degrade,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--help` lists them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Steady,
         Scenario::Drift,
         Scenario::Errors,
@@ -70,6 +74,7 @@ impl Scenario {
         Scenario::Faults,
         Scenario::Ab,
         Scenario::Chat,
+        Scenario::Degrade,
     ];
 
     /// The name on the command line.
@@ -82,6 +87,7 @@ impl Scenario {
             Scenario::Faults => "faults",
             Scenario::Ab => "ab",
             Scenario::Chat => "chat",
+            Scenario::Degrade => "degrade",
         }
     }
 }
@@ -95,7 +101,7 @@ impl FromStr for Scenario {
             .find(|scenario| scenario.name() == name)
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab, chat)"
+                    "unknown scenario `{name}` (one of: steady, drift, errors, spike, faults, ab, chat, degrade)"
                 ))
             })
     }
@@ -132,6 +138,10 @@ pub struct Config {
     pub delay_share: f64,
     /// `faults`: share of requests that ask for a failed model call.
     pub fault_share: f64,
+    /// Share of predicted rows whose true label is sent back as feedback.
+    pub feedback_share: f64,
+    /// Time from a prediction to its feedback (the label delay).
+    pub feedback_delay: Duration,
     /// Connect, read and write timeout of every request.
     pub timeout: Duration,
     /// `chat`: the model asked for.
@@ -155,6 +165,8 @@ impl Default for Config {
             delay_ms: 300,
             delay_share: 0.1,
             fault_share: 0.2,
+            feedback_share: 0.0,
+            feedback_delay: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             chat_model: chat::DEFAULT_MODEL.to_owned(),
         }
@@ -184,6 +196,7 @@ impl Config {
             ("--error-share", self.error_share),
             ("--delay-share", self.delay_share),
             ("--fault-share", self.fault_share),
+            ("--feedback-share", self.feedback_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
                 return Err(Error::Usage(format!("{name} must be between 0 and 1")));
@@ -194,6 +207,11 @@ impl Config {
         }
         if self.delay_ms > 2000 {
             return usage("--delay-ms: the service honours at most 2000");
+        }
+        if self.scenario == Scenario::Degrade && self.feedback_share == 0.0 {
+            return usage(
+                "--scenario degrade flips feedback labels: give --feedback-share above 0",
+            );
         }
         if self.timeout.is_zero() {
             return usage("--timeout must be above 0");
@@ -303,6 +321,14 @@ pub struct Summary {
     pub faulted: u64,
     /// `faults`: of those, answered 500 `model_failure` as asked.
     pub faulted_failed: u64,
+    /// Feedback items sent.
+    pub feedback_sent: u64,
+    /// Of those, recorded (their request answered 200).
+    pub feedback_recorded: u64,
+    /// Refused feedback requests, by error `type`.
+    pub feedback_refused: BTreeMap<String, u64>,
+    /// Feedback requests that got no answer.
+    pub feedback_transport_errors: u64,
     /// Median latency of answered requests, milliseconds.
     pub p50_ms: f64,
     /// 99th percentile latency of answered requests, milliseconds.
@@ -366,6 +392,16 @@ impl fmt::Display for Summary {
                 "faults asked      {} ({} answered 500 model_failure)",
                 self.faulted, self.faulted_failed
             )?;
+        }
+        if self.feedback_sent > 0 {
+            writeln!(
+                f,
+                "feedback          {} sent, {} recorded, {} requests failed",
+                self.feedback_sent, self.feedback_recorded, self.feedback_transport_errors
+            )?;
+            for (kind, count) in &self.feedback_refused {
+                writeln!(f, "  refused {kind:<15} {count} requests")?;
+            }
         }
         if let Some(chat) = &self.chat {
             write!(f, "{chat}")?;
@@ -447,6 +483,8 @@ struct Planned {
     delayed: bool,
     /// `faults`: asked for a failed model call.
     faulted: bool,
+    /// The true class of each row (an index into `scenario::LABELS`).
+    classes: Vec<usize>,
 }
 
 fn plan(
@@ -473,6 +511,7 @@ fn plan(
             expect_error: Some(case),
             delayed: false,
             faulted: false,
+            classes: Vec::new(),
         };
     }
     let mut shift = [0.0; 4];
@@ -484,9 +523,9 @@ fn plan(
             }
         }
     }
-    let rows: Vec<[f64; 4]> = (0..config.batch)
-        .map(|_| iris.draw(&mut rng, &shift))
-        .collect();
+    let (classes, rows): (Vec<usize>, Vec<[f64; 4]>) = (0..config.batch)
+        .map(|_| iris.draw_labelled(&mut rng, &shift))
+        .unzip();
     let path = match config.scenario {
         Scenario::Ab if index.is_multiple_of(2) => "/v1/predict",
         Scenario::Ab => "/v2/predict",
@@ -511,6 +550,43 @@ fn plan(
         expect_error: None,
         delayed,
         faulted,
+        classes,
+    }
+}
+
+/// Queues the true labels of the picked rows of a 200 answer to `planned` (request `index`).
+fn queue_feedback(
+    config: &Config,
+    index: u64,
+    planned: &Planned,
+    body: &[u8],
+    feedback: &std::sync::mpsc::Sender<feedback::Pending>,
+) {
+    let due = Instant::now() + config.feedback_delay;
+    for (row, (id, class)) in feedback::prediction_ids(body)
+        .into_iter()
+        .zip(&planned.classes)
+        .enumerate()
+    {
+        let Some(prediction_id) = id else { continue };
+        if scenario::pick(
+            index * config.batch as u64 + row as u64,
+            config.feedback_share,
+        )
+        .is_none()
+        {
+            continue;
+        }
+        let actual = if config.scenario == Scenario::Degrade && *class == scenario::DEGRADED_CLASS {
+            scenario::DEGRADED_AS
+        } else {
+            *class
+        };
+        let _ = feedback.send(feedback::Pending {
+            due,
+            prediction_id,
+            actual: scenario::LABELS[actual],
+        });
     }
 }
 
@@ -649,9 +725,16 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
     let next = AtomicU64::new(0);
     let tallies = Mutex::new(Vec::new());
     let start = Instant::now();
-    std::thread::scope(|scope| {
+    let (feedback_sender, feedback_queue) = std::sync::mpsc::channel();
+    let feedback_tally = std::thread::scope(|scope| {
+        let feedback_thread = (config.feedback_share > 0.0).then(|| {
+            let target = target.clone();
+            scope.spawn(move || feedback::send_until_done(target, config.timeout, feedback_queue))
+        });
         for _ in 0..config.concurrency {
-            scope.spawn(|| {
+            let feedback_sender = feedback_sender.clone();
+            let (next, tallies, iris, stats, target) = (&next, &tallies, &iris, &stats, &target);
+            scope.spawn(move || {
                 let mut client = Client::new(target.clone(), config.timeout);
                 let mut tally = Tally::default();
                 loop {
@@ -670,8 +753,7 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
                     if !wait.is_zero() {
                         std::thread::sleep(wait);
                     }
-                    let planned =
-                        plan(config, &iris, &stats, index, config.progress(index, offset));
+                    let planned = plan(config, iris, stats, index, config.progress(index, offset));
                     let headers: Vec<(&str, &str)> = planned
                         .headers
                         .iter()
@@ -679,6 +761,11 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
                         .collect();
                     let sent = Instant::now();
                     let result = client.request("POST", planned.path, &headers, &planned.body);
+                    if let (Ok(response), true) = (&result, config.feedback_share > 0.0)
+                        && response.status == 200
+                    {
+                        queue_feedback(config, index, &planned, &response.body, &feedback_sender);
+                    }
                     record(
                         &mut tally,
                         &planned,
@@ -692,6 +779,11 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
                 }
             });
         }
+        // The workers hold the other senders: the feedback thread ends after the last one.
+        drop(feedback_sender);
+        feedback_thread
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default()
     });
     let elapsed = start.elapsed();
 
@@ -705,6 +797,10 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
         }
         .to_owned(),
         notes,
+        feedback_sent: feedback_tally.sent,
+        feedback_recorded: feedback_tally.recorded,
+        feedback_refused: feedback_tally.refused,
+        feedback_transport_errors: feedback_tally.transport_errors,
         ..Summary::default()
     };
     let mut latencies = Vec::new();

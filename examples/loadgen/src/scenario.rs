@@ -10,6 +10,15 @@ pub const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", 
 /// the service's models are trained on.
 const IRIS_CSV: &str = include_str!("../../reference-cli/data/iris.csv");
 
+/// The labels of the iris classes, in the data set's (and the service's) order.
+pub const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
+
+/// The `degrade` scenario's flip: the true label of this class's rows is reported as
+/// [`DEGRADED_AS`], so the model's right answers for it are judged wrong.
+pub const DEGRADED_CLASS: usize = 1;
+/// What the `degrade` scenario reports as the truth of [`DEGRADED_CLASS`]'s rows.
+pub const DEGRADED_AS: usize = 2;
+
 /// The iris rows, grouped by class (setosa, versicolor, virginica).
 pub(crate) struct Iris {
     classes: Vec<Vec<[f64; 4]>>,
@@ -49,15 +58,26 @@ impl Iris {
     /// measurements and kept at or above 0.1 cm. Resampling the measured rows, rather than
     /// drawing from a fitted normal, keeps the ties of the 0.1 cm grid the reference bins
     /// were fitted on: normal draws put a PSI of up to 0.2 on unshifted features.
+    #[cfg(test)]
     pub(crate) fn draw(&self, rng: &mut SplitMix64, shift: &[f64; 4]) -> [f64; 4] {
-        let class = &self.classes[rng.below(self.classes.len() as u64) as usize];
+        self.draw_labelled(rng, shift).1
+    }
+
+    /// [`draw`](Self::draw), with the drawn row's class (an index into [`LABELS`]).
+    pub(crate) fn draw_labelled(
+        &self,
+        rng: &mut SplitMix64,
+        shift: &[f64; 4],
+    ) -> (usize, [f64; 4]) {
+        let class_index = rng.below(self.classes.len() as u64) as usize;
+        let class = &self.classes[class_index];
         let mut row = class[rng.below(class.len() as u64) as usize];
         for (value, shift) in row.iter_mut().zip(shift) {
             if *shift != 0.0 {
                 *value = (((*value + shift) * 10.0).round() / 10.0).max(0.1);
             }
         }
-        row
+        (class_index, row)
     }
 }
 

@@ -99,7 +99,11 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/v1/models/{model}").route(web::get().to(model_status)))
         .service(prediction("/v1/predict").route(web::post().to(predict_v1_route)))
         .service(prediction("/v2/predict").route(web::post().to(predict_v2_route)))
-        .service(prediction("/predict").route(web::post().to(predict_split)));
+        .service(prediction("/predict").route(web::post().to(predict_split)))
+        .service(
+            web::resource("/v1/models/{model}/feedback")
+                .route(web::post().to(crate::feedback::record)),
+        );
 }
 
 /// Marks the resources of prediction routes (for latency in the ring): read from the
@@ -343,8 +347,10 @@ async fn serve(
     let scored = match version {
         Version::V1 => predict_v1(classifier, &rows, debug).await,
         Version::V2 => predict_v2(classifier, &rows, debug).await,
-    }
-    .map_err(|failure| model_error(failure, classifier, version, &rows))?;
+    };
+    // Read in the poll that finished the call, on its thread: one id per row.
+    let ids = mlotel::take_prediction_ids();
+    let scored = scored.map_err(|failure| model_error(failure, classifier, version, &rows))?;
     let took = started.elapsed();
     if took >= SLOW_PREDICTION {
         // Only the slow ones: a prediction within the budget logs nothing.
@@ -360,7 +366,7 @@ async fn serve(
     }
     let mut classes = Vec::with_capacity(scored.len());
     let mut predictions = Vec::with_capacity(scored.len());
-    for (probabilities, row) in scored.iter().zip(&rows) {
+    for (index, (probabilities, row)) in scored.iter().zip(&rows).enumerate() {
         // `score` let only finite probabilities through, so every row has a class.
         let (class, confidence) = iris::argmax(probabilities)
             .ok_or_else(|| ApiError::internal("a scored row has no finite probability"))?;
@@ -370,6 +376,9 @@ async fn serve(
             "confidence": confidence,
             "probabilities": probabilities,
         });
+        if let (Some(id), true) = (ids.get(index), ids.len() == scored.len()) {
+            prediction["prediction_id"] = Value::from(id.to_string());
+        }
         let far = classifier.far_out_of_range(row);
         if !far.is_empty() {
             prediction["warnings"] = Value::from(warnings(&far));
@@ -394,7 +403,7 @@ async fn serve(
         })))
 }
 
-fn check_model(model: &str) -> Result<(), ApiError> {
+pub(crate) fn check_model(model: &str) -> Result<(), ApiError> {
     if model == MODEL {
         Ok(())
     } else {

@@ -62,6 +62,18 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) drift_min_observations: u64,
 
+    /// Predictions each version keeps for feedback (`POST /v1/models/iris/feedback`): the
+    /// most recent ones, 32 bytes each; older ones are evicted (1024 to 67108864, rounded
+    /// up to a power of two).
+    #[arg(long, env = "PREDICTION_STORE_CAPACITY", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub(crate) prediction_store_capacity: u64,
+
+    /// Feedback later than this after its prediction is refused as expired (1 s to 30 days).
+    #[arg(long, env = "PREDICTION_STORE_MAX_AGE", default_value = "24h",
+          value_parser = parse_max_age)]
+    pub(crate) prediction_store_max_age: Duration,
+
     /// Jaeger UI address, linked from the live page (e.g. http://localhost:16686).
     #[arg(long, env = "JAEGER_URL", value_parser = parse_url)]
     pub(crate) jaeger_url: Option<String>,
@@ -162,6 +174,16 @@ fn parse_window(text: &str) -> Result<Duration, String> {
         Ok(window)
     } else {
         Err(format!("{text} is outside 1s..24h"))
+    }
+}
+
+fn parse_max_age(text: &str) -> Result<Duration, String> {
+    let age = humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration such as 1h or 7d: {error}"))?;
+    if (Duration::from_secs(1)..=Duration::from_secs(30 * 24 * 3600)).contains(&age) {
+        Ok(age)
+    } else {
+        Err(format!("{text} is outside 1s..30d"))
     }
 }
 

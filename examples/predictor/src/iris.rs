@@ -238,11 +238,14 @@ fn reference_ranges(reference: &Reference) -> Result<[(f64, f64); 4], String> {
     Ok(ranges)
 }
 
-/// How each version's drift is watched (`--drift-window`, `--drift-min-observations`).
+/// How each version's drift is watched (`--drift-window`, `--drift-min-observations`)
+/// and its predictions kept for feedback (`--prediction-store-*`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DriftWatch {
     pub(crate) window: Duration,
     pub(crate) min_observations: u64,
+    pub(crate) store_capacity: usize,
+    pub(crate) store_max_age: Duration,
 }
 
 /// Trains both versions and registers each with mlotel (loaded, with its load time).
@@ -314,6 +317,8 @@ pub(crate) fn train(drift: DriftWatch) -> Result<Models, String> {
             .reference(reference)
             .drift_window(Window::time(drift.window))
             .drift_min_observations(drift.min_observations)
+            .prediction_store(drift.store_capacity, drift.store_max_age)
+            .reference_accuracy(accuracy)
             .try_register()
             .map_err(|error| format!("registering iris {}: {error}", version.as_str()))?;
         model.set_load_duration(started.elapsed());

@@ -11,6 +11,7 @@ mod api;
 mod chat;
 mod cli;
 mod dashboard;
+mod feedback;
 mod iris;
 mod recent;
 mod request_body;
@@ -80,6 +81,8 @@ async fn run(args: cli::Args, started: Instant) -> Result<(), Failure> {
     let models = iris::train(iris::DriftWatch {
         window: args.drift_window,
         min_observations: args.drift_min_observations,
+        store_capacity: args.prediction_store_capacity as usize,
+        store_max_age: args.prediction_store_max_age,
     })
     .map_err(Failure::runtime)?;
     for version in iris::Version::ALL {

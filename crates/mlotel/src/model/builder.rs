@@ -2,10 +2,12 @@
 //! version, labels, features, drift reference and drift settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::drift::reference::{Reference, ReferenceError};
 use crate::drift::stats::DriftMethod;
 use crate::drift::{Decision, DriftSettings, Window};
+use crate::ground_truth::store::StoreSettings;
 
 /// Describes a model version: pass it to [`register`](Self::register) (for
 /// `#[instrument_ml]` and the installed telemetry) or to
@@ -20,6 +22,8 @@ pub struct ModelBuilder {
     pub(crate) automatic: bool,
     pub(crate) reference: Option<Arc<Reference>>,
     pub(crate) drift: DriftSettings,
+    pub(crate) prediction_store: Option<StoreSettings>,
+    pub(crate) reference_accuracy: Option<f64>,
 }
 
 impl ModelBuilder {
@@ -32,6 +36,8 @@ impl ModelBuilder {
             automatic: false,
             reference: None,
             drift: DriftSettings::default(),
+            prediction_store: None,
+            reference_accuracy: None,
         }
     }
 
@@ -149,6 +155,31 @@ impl ModelBuilder {
         self.drift
             .feature_decisions
             .push((feature, Decision::with_threshold(method, threshold)));
+        self
+    }
+
+    /// Keeps the model's recent predictions so that their outcomes can be recorded later by
+    /// id alone ([`Model::record_actual_label`](crate::Model::record_actual_label)): every
+    /// prediction then gets a [`PredictionId`](crate::PredictionId)
+    /// ([`last_prediction_id`](crate::last_prediction_id) after an `#[instrument_ml]` call,
+    /// the return value of [`PredictionCall::finish_prediction`](crate::PredictionCall::finish_prediction)).
+    ///
+    /// The store is a ring of `capacity` predictions (rounded up to a power of two, at
+    /// least 1024 and at most 2^26), 32 bytes each, allocated once: the oldest prediction is
+    /// overwritten by the newest (counted in `ml.prediction_store.evictions` when its outcome
+    /// never came), and an outcome more than `max_age` after its prediction is refused as
+    /// expired. Size it to the predictions made within the label delay you wait for. Without
+    /// this call no store is kept and predictions cost what they did.
+    pub fn prediction_store(mut self, capacity: usize, max_age: Duration) -> Self {
+        self.prediction_store = Some(StoreSettings { capacity, max_age });
+        self
+    }
+
+    /// The model version's accuracy on held-out data when it was trained
+    /// (`ml.model.reference_accuracy`): the alert on realised accuracy compares the accuracy
+    /// of recorded outcomes with it. A value outside `0..=1` is ignored.
+    pub fn reference_accuracy(mut self, accuracy: f64) -> Self {
+        self.reference_accuracy = (0.0..=1.0).contains(&accuracy).then_some(accuracy);
         self
     }
 

@@ -11,6 +11,7 @@ use super::state::{Ending, ModelState};
 use super::stripes;
 use crate::bounded_names;
 use crate::features::{FeatureRow, FeatureRows};
+use crate::ground_truth::PredictionId;
 use crate::names::outcome;
 use crate::output::{Label, Prediction, valid_confidence};
 use crate::spans;
@@ -97,10 +98,12 @@ impl<'m> PredictionCall<'m> {
     /// Finishes the call with `outcome`.
     pub fn finish(self, outcome: Outcome<'_>) {
         match outcome {
-            Outcome::Ok { label, confidence } => self.finish_prediction(Prediction {
-                label: label.map(Label::Text),
-                confidence,
-            }),
+            Outcome::Ok { label, confidence } => {
+                self.finish_prediction(Prediction {
+                    label: label.map(Label::Text),
+                    confidence,
+                });
+            }
             Outcome::Error { error_type } => self.finish_error(error_type),
             Outcome::Panic | Outcome::Cancelled => {
                 let mut call = self;
@@ -134,8 +137,11 @@ impl<'m> PredictionCall<'m> {
         }
     }
 
-    /// Finishes the call with one prediction.
-    pub fn finish_prediction(mut self, prediction: Prediction<'_>) {
+    /// Finishes the call with one prediction. When the model keeps a prediction store
+    /// ([`ModelBuilder::prediction_store`](crate::ModelBuilder::prediction_store)) the
+    /// prediction is stored and its id returned (and kept as the thread's
+    /// [`last_prediction_id`](crate::last_prediction_id)); else `None`.
+    pub fn finish_prediction(mut self, prediction: Prediction<'_>) -> Option<PredictionId> {
         self.finished = true;
         let seconds = self.seconds();
         let label_slot = self.model.labels.slot(prediction.label);
@@ -155,6 +161,9 @@ impl<'m> PredictionCall<'m> {
                 .map(|label| self.span_label(label_slot, label));
             spans::end_prediction_span(span, 1, outcome::OK, label, prediction.confidence, None);
         }
+        self.model
+            .outcomes
+            .remember_call(label_slot, prediction.confidence, self.started, true)
     }
 
     /// Finishes a successful call whose output is not read (`skip_output`).
@@ -177,8 +186,10 @@ impl<'m> PredictionCall<'m> {
     }
 
     /// Records one row of a batch's output; end the batch with
-    /// [`finish_batch`](Self::finish_batch).
-    pub fn record_row(&mut self, prediction: Prediction<'_>) {
+    /// [`finish_batch`](Self::finish_batch). With a prediction store the row is stored and
+    /// its id returned (the batch's ids, in row order, are the thread's
+    /// [`take_prediction_ids`](crate::take_prediction_ids) once it is finished).
+    pub fn record_row(&mut self, prediction: Prediction<'_>) -> Option<PredictionId> {
         let slot = self.model.labels.slot(prediction.label);
         self.model.record_row(
             stripes::current(),
@@ -193,6 +204,12 @@ impl<'m> PredictionCall<'m> {
             self.batch_confidence.0 += confidence;
             self.batch_confidence.1 += 1;
         }
+        self.model.outcomes.remember_call(
+            slot,
+            prediction.confidence,
+            self.started,
+            self.rows_recorded == 1,
+        )
     }
 
     /// Ends a batch of `rows` predictions (one duration for the call).

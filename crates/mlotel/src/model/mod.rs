@@ -7,6 +7,7 @@
 
 mod builder;
 mod call;
+mod feedback;
 mod handle;
 mod instruments;
 mod outcome;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use builder::ModelBuilder;
 pub use call::PredictionCall;
+pub use feedback::StoredPrediction;
 pub use handle::{ActiveGuard, Model, PredictionSpan};
 pub use outcome::Outcome;
 pub use registry::registered_models;

@@ -23,6 +23,9 @@ use crate::drift::monitor::DriftMonitor;
 use crate::drift::observe::{self, PendingBins};
 use crate::drift::reference::FeatureValue;
 use crate::features::FeatureRow;
+use crate::ground_truth::Outcomes;
+use crate::ground_truth::metrics::StoreSources;
+use crate::ground_truth::store::PredictionStore;
 use crate::names::{self, attr};
 use crate::output::{Label, valid_confidence};
 use crate::spans::{self, TracingState};
@@ -123,6 +126,20 @@ impl ModelSet {
             })
             .build();
         crate::drift::gauges::observe_on(meter, Arc::clone(self) as Arc<dyn DriftSources>);
+        crate::ground_truth::metrics::observe_stores_on(
+            meter,
+            Arc::clone(self) as Arc<dyn StoreSources>,
+        );
+    }
+}
+
+impl StoreSources for ModelSet {
+    fn for_each_store(&self, visit: &mut dyn FnMut(&[KeyValue; 2], &PredictionStore)) {
+        for model in self.live() {
+            if let Some(store) = &model.outcomes.store {
+                visit(&model.model_attributes, store);
+            }
+        }
     }
 }
 
@@ -186,6 +203,8 @@ pub(crate) struct ModelState {
     /// The drift bin of each label slot, found on the slot's first use
     /// ([`NO_LABEL_BIN`] until then).
     label_bins: Box<[AtomicUsize]>,
+    /// Outcomes: the prediction store (when kept) and the instruments outcomes go to.
+    pub(crate) outcomes: Outcomes,
 }
 
 /// A label slot whose drift bin is not known yet.
@@ -201,6 +220,8 @@ impl ModelState {
             automatic,
             reference,
             drift,
+            prediction_store,
+            reference_accuracy,
         } = builder;
         let drift = reference.map(|reference| DriftMonitor::new(reference, drift));
         // Reference-counted values: cloning these attributes bumps a count, not a copy.
@@ -226,6 +247,7 @@ impl ModelState {
             load_seconds: Mutex::new(None),
             registered_on_first_use: AtomicBool::new(automatic),
             bound_to: Mutex::new(Weak::new()),
+            outcomes: Outcomes::new(prediction_store, reference_accuracy),
             name,
             version,
         }
@@ -254,6 +276,7 @@ impl ModelState {
     pub(crate) fn bind(self: &Arc<Self>, meter: &Meter, models: &Arc<ModelSet>) {
         self.flush();
         let instruments = Arc::new(SdkInstruments::new(meter, &self.model_attributes));
+        self.outcomes.bind(meter, &self.model_attributes);
         let loaded = self.loaded.load(Ordering::Relaxed);
         instruments
             .loaded
