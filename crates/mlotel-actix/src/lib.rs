@@ -41,15 +41,44 @@ pub use mlotel::names::UNMATCHED_ROUTE;
 pub use service::ServiceTelemetry;
 pub use system::{DEFAULT_SAMPLE_INTERVAL, SampleReader, SystemSample, SystemSampler};
 
-use actix_web::{HttpResponse, ResponseError as _};
+use actix_web::http::header::{self, Accept, Header as _};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 
-/// The Prometheus text exposition of every mlotel instrument, as an actix-web response
-/// (500 with a JSON error body if rendering fails).
-pub fn metrics_response(handle: &mlotel::PrometheusHandle) -> HttpResponse {
+/// The exposition of every mlotel instrument as an actix-web response, in the format the
+/// request's `Accept` header prefers: OpenMetrics 1.0 with exemplars when it ranks
+/// `application/openmetrics-text` first (as Prometheus does), else the Prometheus text
+/// format 0.0.4 (500 with a JSON error body if rendering fails).
+pub fn metrics_response(handle: &mlotel::PrometheusHandle, request: &HttpRequest) -> HttpResponse {
+    if prefers_openmetrics(request) {
+        return HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, mlotel::OPENMETRICS_CONTENT_TYPE))
+            .insert_header((header::VARY, "Accept"))
+            .body(handle.render_openmetrics());
+    }
     match handle.render() {
         Ok(text) => HttpResponse::Ok()
-            .insert_header(("content-type", mlotel::PROMETHEUS_CONTENT_TYPE))
+            .insert_header((header::CONTENT_TYPE, mlotel::PROMETHEUS_CONTENT_TYPE))
+            .insert_header((header::VARY, "Accept"))
             .body(text),
         Err(error) => ApiError::internal_with_type("metrics_render", error).error_response(),
     }
+}
+
+/// Whether the request's most preferred media type we can serve is OpenMetrics (an absent
+/// or unparseable `Accept` gets the classic format, which every scraper reads).
+fn prefers_openmetrics(request: &HttpRequest) -> bool {
+    let Ok(accept) = Accept::parse(request) else {
+        return false;
+    };
+    accept
+        .ranked()
+        .iter()
+        .find_map(
+            |mime| match (mime.type_().as_str(), mime.subtype().as_str()) {
+                ("application", "openmetrics-text") => Some(true),
+                ("text", "plain" | "*") | ("*", "*") => Some(false),
+                _ => None,
+            },
+        )
+        .unwrap_or(false)
 }

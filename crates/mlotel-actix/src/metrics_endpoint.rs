@@ -4,7 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::BearerToken;
 
-/// The Prometheus exposition as a route, optionally protected by a bearer token:
+/// The Prometheus exposition as a route (OpenMetrics with exemplars for scrapers that ask
+/// for it, the classic text format otherwise), optionally protected by a bearer token:
 ///
 /// ```no_run
 /// # fn app(handle: mlotel::PrometheusHandle) {
@@ -73,7 +74,7 @@ impl MetricsEndpoint {
         {
             return refused;
         }
-        crate::metrics_response(&self.handle)
+        crate::metrics_response(&self.handle, request)
     }
 }
 

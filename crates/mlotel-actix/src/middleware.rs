@@ -667,6 +667,9 @@ impl Finish {
         match series {
             Some(series) => {
                 series.duration.record(elapsed);
+                series
+                    .exemplars
+                    .offer(elapsed, self.cx.span().span_context());
                 if let Some(size) = self.request_size {
                     series.request_size.record(size);
                 }

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use foldhash::fast::RandomState;
+use mlotel::exemplars::{ExemplarSeries, histogram_exemplars};
+use mlotel::names;
 use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, Histogram, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue};
 
@@ -72,6 +74,8 @@ pub(crate) struct Series {
     pub(crate) duration: BoundHistogram<f64>,
     pub(crate) request_size: BoundHistogram<u64>,
     pub(crate) response_size: BoundHistogram<u64>,
+    /// The duration's exemplars, offered by sampled requests.
+    pub(crate) exemplars: Arc<ExemplarSeries>,
 }
 
 /// What determines a request's metric attributes (`error.type` included: it comes from
@@ -135,6 +139,7 @@ impl RequestCache {
             duration: instruments.0.bind(&attributes),
             request_size: instruments.1.bind(&attributes),
             response_size: instruments.2.bind(&attributes),
+            exemplars: histogram_exemplars(&names::HTTP_SERVER_REQUEST_DURATION, &attributes),
         });
         series.insert(key, Arc::clone(&bound));
         Some(bound)

@@ -67,6 +67,7 @@ mod call_site;
 mod config;
 pub mod drift;
 mod error;
+pub mod exemplars;
 mod export;
 mod features;
 pub mod genai;
@@ -105,7 +106,9 @@ pub use config::{Protocol, Sampler};
 pub use error::{ConfigError, InstallError};
 pub use export::{ExportMonitor, ExporterStatus};
 #[cfg(feature = "prometheus")]
-pub use export::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
+pub use export::{
+    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError,
+};
 pub use features::{FeatureRow, FeatureRows};
 pub use ground_truth::{
     OutcomeError, ParsePredictionIdError, PredictionId, last_prediction_id, take_prediction_ids,

@@ -7,6 +7,8 @@
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod counting;
 pub(crate) mod health;
+#[cfg(feature = "prometheus")]
+mod openmetrics;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 #[cfg(feature = "prometheus")]
@@ -32,6 +34,8 @@ use health::ExportCounters;
 use span_limits::LimitedSpanProcessor;
 
 pub use health::{ExportMonitor, ExporterStatus};
+#[cfg(feature = "prometheus")]
+pub use openmetrics::OPENMETRICS_CONTENT_TYPE;
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PROMETHEUS_CONTENT_TYPE, PrometheusHandle, RenderError};
 

@@ -1,5 +1,5 @@
-//! The Prometheus pull path: the same instruments, rendered in the Prometheus text format
-//! for a `/metrics` handler.
+//! The Prometheus pull path: the same instruments, rendered for a `/metrics` handler in the
+//! Prometheus text format, or in OpenMetrics with exemplars when the scraper asks for it.
 
 use std::fmt;
 
@@ -40,7 +40,8 @@ impl PrometheusHandle {
         Ok((Self { registry }, exporter))
     }
 
-    /// The current values of every instrument, in the Prometheus text format 0.0.4.
+    /// The current values of every instrument, in the Prometheus text format 0.0.4 (no
+    /// exemplars: the format has no place for them).
     pub fn render(&self) -> Result<String, RenderError> {
         let families = self.registry.gather();
         let mut buffer = Vec::with_capacity(16 * 1024);
@@ -48,5 +49,14 @@ impl PrometheusHandle {
             .encode(&families, &mut buffer)
             .map_err(|error| RenderError(error.to_string()))?;
         String::from_utf8(buffer).map_err(|error| RenderError(error.to_string()))
+    }
+
+    /// The current values of every instrument in the OpenMetrics 1.0 text format
+    /// ([`OPENMETRICS_CONTENT_TYPE`](crate::OPENMETRICS_CONTENT_TYPE)), with the exemplars
+    /// of sampled calls on the buckets of `ml.prediction.duration`,
+    /// `ml.prediction.confidence` and `http.server.request.duration`, ending with `# EOF`.
+    /// Serve it to scrapers whose `Accept` header asks for `application/openmetrics-text`.
+    pub fn render_openmetrics(&self) -> String {
+        super::openmetrics::render(&self.registry.gather())
     }
 }

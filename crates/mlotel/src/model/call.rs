@@ -120,11 +120,12 @@ impl<'m> PredictionCall<'m> {
     fn fail(&mut self, outcome: &'static str, error_type: &'static str) {
         self.finished = true;
         let rows = self.rows.saturating_sub(self.rows_recorded).max(1);
+        let seconds = self.seconds();
         // The current thread's stripe, not the one of the first poll: an async call may
         // finish on another worker thread.
         self.model.record_call(
             stripes::current(),
-            self.seconds(),
+            seconds,
             rows,
             Ending::Failure {
                 outcome,
@@ -133,6 +134,8 @@ impl<'m> PredictionCall<'m> {
             None,
         );
         if let Some(span) = &self.span {
+            let exemplars = &self.model.exemplars;
+            exemplars.failed_duration(span, seconds, outcome, error_type);
             spans::end_prediction_span(span, self.rows, outcome, None, None, Some(error_type));
         }
     }
@@ -156,6 +159,8 @@ impl<'m> PredictionCall<'m> {
             Some(self.started),
         );
         if let Some(span) = &self.span {
+            self.model.exemplars.ok_duration(span, seconds);
+            self.model.exemplars.confidence(span, prediction.confidence);
             let label = prediction
                 .label
                 .map(|label| self.span_label(label_slot, label));
@@ -181,6 +186,7 @@ impl<'m> PredictionCall<'m> {
             Some(self.started),
         );
         if let Some(span) = &self.span {
+            self.model.exemplars.ok_duration(span, seconds);
             spans::end_prediction_span(span, self.rows, outcome::OK, None, None, None);
         }
     }
@@ -198,6 +204,9 @@ impl<'m> PredictionCall<'m> {
             Some(self.started),
         );
         self.rows_recorded += 1;
+        if let Some(span) = &self.span {
+            self.model.exemplars.confidence(span, prediction.confidence);
+        }
         // The value the histogram records, so the span's mean agrees with it (a finite
         // -1e308 would otherwise swamp the mean of the others).
         if let Some(confidence) = valid_confidence(prediction.confidence) {
@@ -216,9 +225,10 @@ impl<'m> PredictionCall<'m> {
     pub fn finish_batch(mut self, rows: usize) {
         self.finished = true;
         self.rows = rows as u64;
-        self.model
-            .record_batch_end(stripes::current(), self.seconds());
+        let seconds = self.seconds();
+        self.model.record_batch_end(stripes::current(), seconds);
         if let Some(span) = &self.span {
+            self.model.exemplars.ok_duration(span, seconds);
             let (sum, count) = self.batch_confidence;
             let mean = (count > 0).then(|| sum / count as f64);
             spans::end_prediction_span(span, self.rows, outcome::OK, None, mean, None);

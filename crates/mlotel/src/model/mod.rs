@@ -7,6 +7,7 @@
 
 mod builder;
 mod call;
+mod exemplars;
 mod feedback;
 mod handle;
 mod instruments;

@@ -12,6 +12,7 @@ use opentelemetry::metrics::Meter;
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 
 use super::builder::ModelBuilder;
+use super::exemplars::ModelExemplars;
 use super::instruments::{HandOver, SdkInstruments};
 use super::outcome::Outcome;
 use super::stripes::{Failure, Stripe, StripeSet};
@@ -205,6 +206,8 @@ pub(crate) struct ModelState {
     label_bins: Box<[AtomicUsize]>,
     /// Outcomes: the prediction store (when kept) and the instruments outcomes go to.
     pub(crate) outcomes: Outcomes,
+    /// The latest sampled measurement per histogram bucket, for the OpenMetrics exposition.
+    pub(crate) exemplars: ModelExemplars,
 }
 
 /// A label slot whose drift bin is not known yet.
@@ -240,6 +243,7 @@ impl ModelState {
             drift,
             labels,
             features,
+            exemplars: ModelExemplars::new(&model_attributes),
             model_attributes,
             binding: RwLock::new(None),
             tracing: tracing.map_or(Tracing::Installed, Tracing::Fixed),
