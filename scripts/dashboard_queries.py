@@ -2,7 +2,8 @@
 """Every Prometheus query of Grafana dashboards, with the variables substituted.
 
     scripts/dashboard_queries.py [--var name=value ...] DASHBOARD.json ...
-        prints one JSON line per query: {"dashboard", "panel", "ref", "expr"}, the query
+        prints one JSON line per query: {"dashboard", "panel", "ref", "expr"} and
+        "exemplar": true for a query whose exemplars the panel draws, the query
         variables' label_values(selector, label) included as count by (label) (selector)
     scripts/dashboard_queries.py --logsql [--var name=value ...] DASHBOARD.json ...
         the same for the LogsQL queries of the log panels (VictoriaLogs data source, uid
@@ -275,7 +276,7 @@ def main():
         values = values_for(dashboard, overrides)
         name = os.path.basename(path)
 
-        def emit(panel_title, ref, expr, query_type=None):
+        def emit(panel_title, ref, expr, query_type=None, exemplar=False):
             nonlocal status
             expr = substitute(expr, values)
             left = [v for v in VARIABLE.findall(expr) if v != "DS_PROMETHEUS"]
@@ -287,6 +288,8 @@ def main():
             query = {"dashboard": dashboard.get("title"), "panel": panel_title, "ref": ref, "expr": expr}
             if query_type:
                 query["query_type"] = query_type
+            if exemplar:
+                query["exemplar"] = True
             print(json.dumps(query))
 
         # A query variable's label_values(selector, label) lists the label's values: as
@@ -307,7 +310,7 @@ def main():
                 continue
             for target in targets:
                 emit(panel.get("title"), target.get("refId"), target["expr"],
-                     target.get("queryType") if args.logsql else None)
+                     target.get("queryType") if args.logsql else None, bool(target.get("exemplar")))
     return status
 
 

@@ -77,10 +77,20 @@ class Failure(Exception):
     pass
 
 
+HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now and not handed out before: the kernel may give a just-closed port
+    again, and two programs told the same port fail to start (seen: a gateway's OTLP
+    receiver and its health check)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in HANDED_OUT:
+            HANDED_OUT.add(port)
+            return port
 
 
 def http_json(url, data=None, timeout=5):
@@ -266,6 +276,16 @@ class Prometheus:
             raise Failure(f"Prometheus: {answer}")
         return answer["data"]["result"]
 
+    def exemplars(self, expr, since_s=900):
+        """The series of `expr` that have exemplars in the last `since_s` seconds."""
+        now = time.time()
+        url = f"{self.base}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+            {"query": expr, "start": f"{now - since_s:.3f}", "end": f"{now:.3f}"})
+        answer = http_json(url)
+        if answer.get("status") != "success":
+            raise Failure(f"Prometheus exemplars: {answer}")
+        return [series for series in answer["data"] or [] if series.get("exemplars")]
+
     def alert_state(self, name):
         """`firing`, `pending` or None for the alert of that name."""
         states = {series["metric"].get("alertstate") for series in self.query(f'ALERTS{{alertname="{name}"}}')}
@@ -286,6 +306,72 @@ def dashboard_queries(variables=()):
         check=True, capture_output=True, text=True,
     ).stdout
     return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+# What Prometheus 3 sends by default: OpenMetrics first.
+OPENMETRICS_ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.6,"
+                      "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+PARSE_OPENMETRICS = """
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+families = list(text_string_to_metric_families(sys.stdin.read()))
+print(json.dumps({"families": len(families),
+                  "samples": sum(len(f.samples) for f in families),
+                  "exemplars": sorted({s.name for f in families for s in f.samples if s.exemplar})}))
+"""
+
+
+def check_openmetrics_parses(predictor_url):
+    """The predictor's OpenMetrics exposition, every family of it, through the
+    prometheus_client parser (MLOTEL_OPENMETRICS_PYTHON: a Python that has it)."""
+    request = urllib.request.Request(predictor_url + "/metrics", headers={"Accept": OPENMETRICS_ACCEPT})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        content_type = response.headers.get("Content-Type", "")
+        text = response.read()
+    if not content_type.startswith("application/openmetrics-text"):
+        raise Failure(f"/metrics answered {content_type!r} to an OpenMetrics Accept header")
+    python = os.environ.get("MLOTEL_OPENMETRICS_PYTHON")
+    if not python:
+        raise Failure("MLOTEL_OPENMETRICS_PYTHON is not set: a Python with prometheus-client "
+                      "(pip install -r scripts/requirements-openmetrics.txt); scripts/test.sh sets it")
+    parsed = subprocess.run([python, "-c", PARSE_OPENMETRICS], input=text, capture_output=True, check=False)
+    if parsed.returncode != 0:
+        raise Failure(f"prometheus_client refused the OpenMetrics exposition: {parsed.stderr.decode()[-2000:]}")
+    summary = json.loads(parsed.stdout)
+    wanted = {"ml_prediction_duration_seconds_bucket", "ml_prediction_confidence_ratio_bucket",
+              "http_server_request_duration_seconds_bucket"}
+    if not wanted <= set(summary["exemplars"]):
+        raise Failure(f"exemplars on {summary['exemplars']}; want them on {sorted(wanted)}")
+    log(f"OpenMetrics exposition parsed by prometheus_client: {summary['families']} families, "
+        f"{summary['samples']} samples, exemplars on {', '.join(summary['exemplars'])}")
+
+
+def check_exemplars(prometheus, jaeger, queries):
+    """The dashboards' exemplar queries get exemplars from Prometheus (which scraped them
+    as OpenMetrics into its exemplar storage); each exemplar's span is in Jaeger."""
+    exemplar_queries = [query for query in queries if query.get("exemplar")]
+    if len(exemplar_queries) < 3:
+        raise Failure(f"{len(exemplar_queries)} dashboard queries draw exemplars; want latency by "
+                      "route, prediction latency and the confidence heatmap")
+    spans = {}
+    for query in exemplar_queries:
+        found = wait_for(f"exemplars for {query['dashboard']} / {query['panel']}",
+                         lambda: prometheus.exemplars(query["expr"]), 60, 2)
+        exemplars = [exemplar for series in found for exemplar in series["exemplars"]]
+        # The newest few of each panel: enough to show the link holds, few Jaeger lookups.
+        for exemplar in sorted(exemplars, key=lambda e: e["timestamp"])[-5:]:
+            labels = exemplar["labels"]
+            spans[labels["trace_id"]] = labels["span_id"]
+        log(f"{query['panel']}: {len(exemplars)} exemplars")
+
+    def has_span(trace_id, span_id):
+        trace = jaeger.trace(trace_id)
+        return trace and any(span["spanID"] == span_id for span in trace["spans"])
+
+    for trace_id, span_id in sorted(spans.items()):
+        wait_for(f"exemplar trace {trace_id} with span {span_id} in Jaeger",
+                 lambda: has_span(trace_id, span_id), 60, 1)
+    log(f"every one of {len(spans)} exemplar traces is in Jaeger with the exemplar's span")
 
 
 def post(url, body, headers):
@@ -873,6 +959,7 @@ def run(args, workdir, procs, webhook):
     procs.start("prometheus", [
         prometheus_bin, f"--config.file={config_dir}/prometheus.yml",
         f"--storage.tsdb.path={workdir}/prometheus", f"--web.listen-address={prometheus_addr}",
+        "--enable-feature=exemplar-storage",
     ])
     prometheus = Prometheus(prometheus_addr)
 
@@ -961,6 +1048,9 @@ def run(args, workdir, procs, webhook):
             print(f"  no data: {query['dashboard']} / {query['panel']} [{query.get('ref')}]: {query['expr']}")
         raise
     log(f"all {len(queries)} dashboard queries return data")
+    check_openmetrics_parses(url)
+    if queries:
+        check_exemplars(prometheus, Jaeger(jaeger_query), queries)
 
     # The log store under the same scenarios: the dashboards' log panels, and the first log
     # query of each runbook (the telemetry ones after the Collector outage below).

@@ -81,6 +81,10 @@ step "the openai Python client for the chat endpoint's test (examples/predictor/
 export MLOTEL_OPENAI_PYTHON="$PWD/$VENV/bin/python"
 case "$VENV" in /*) MLOTEL_OPENAI_PYTHON="$VENV/bin/python" ;; esac
 
+step "the prometheus_client OpenMetrics parser for the stack's exposition check (scripts/stack_e2e.py)"
+"$VENV/bin/pip" install -q -r scripts/requirements-openmetrics.txt
+export MLOTEL_OPENMETRICS_PYTHON="$MLOTEL_OPENAI_PYTHON"
+
 step "cargo test"
 cargo test --workspace
 

@@ -43,8 +43,13 @@ def steps(*pairs):
     return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in pairs]}
 
 
-def target(expr, legend="", ref="A", instant=False, fmt=None):
+def target(expr, legend="", ref="A", instant=False, fmt=None, exemplar=False):
     t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend or "__auto"}
+    if exemplar:
+        # Grafana asks Prometheus for the exemplars of the query's series
+        # (/api/v1/query_exemplars) and draws them as points that link to their trace in
+        # Jaeger (the data source's exemplarTraceIdDestinations). One target per panel.
+        t["exemplar"] = True
     if instant:
         t["instant"] = True
         t["range"] = False
@@ -350,7 +355,7 @@ def service_overview():
                        "http.server.request.duration, measured until the body is sent. Line at "
                        "500 ms (the latency objective).",
                        [target(f"histogram_quantile({q}, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{{{job}}}[{RATE}])))",
-                               f"p{int(q * 100)} {{{{http_route}}}}") for q in (0.5, 0.95, 0.99)],
+                               f"p{int(q * 100)} {{{{http_route}}}}", exemplar=q == 0.95) for q in (0.5, 0.95, 0.99)],
                        unit="s", thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True), 12, 8)
     lay.add(timeseries("Errors by error.type", "Requests with an error.type (the JSON error's "
                        "`type`, or the 5xx cause).",
@@ -497,7 +502,7 @@ def model_quality():
                        "the model call alone (no HTTP, no JSON). Line at 500 ms "
                        "(HighPredictionLatency).",
                        [target(f"histogram_quantile({q}, sum by (le, ml_model_version) (rate(ml_prediction_duration_seconds_bucket{{{MODEL}}}[{RATE}])))",
-                               f"p{int(q * 100)} {{{{ml_model_version}}}}") for q in (0.5, 0.95, 0.99)],
+                               f"p{int(q * 100)} {{{{ml_model_version}}}}", exemplar=q == 0.95) for q in (0.5, 0.95, 0.99)],
                        unit="s", thresholds=steps((None, GREEN), (0.5, RED)), threshold_lines=True,
                        links=model_links, data_links=by_version), 24, 8)
 
@@ -506,7 +511,7 @@ def model_quality():
                   "how sure the model is, over time (all selected versions; buckets 0.1 ... 0.9, "
                   "0.95, 0.99).",
                   [target(confidence("bucket", "le", "increase"),
-                          "{{le}}", fmt="heatmap")],
+                          "{{le}}", fmt="heatmap", exemplar=True)],
                   options={"calculate": False, "yAxis": {"unit": "percentunit"},
                            "color": {"scheme": "Blues", "mode": "scheme"},
                            "cellGap": 1, "rowsFrame": {"layout": "auto"}}), 12, 8)
