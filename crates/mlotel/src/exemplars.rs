@@ -55,12 +55,15 @@ impl ExemplarSeries {
     /// Keeps `value` as its bucket's exemplar if `context` is sampled and `value` finite
     /// (non-finite values are not recorded by histograms either).
     pub fn offer(&self, value: f64, context: &SpanContext) {
+        self.offer_at(value, context, unix_now());
+    }
+
+    /// [`offer`](Self::offer) with the time already read (one reading for a call's
+    /// several exemplars).
+    pub(crate) fn offer_at(&self, value: f64, context: &SpanContext, unix_seconds: f64) {
         if !context.is_sampled() || !value.is_finite() {
             return;
         }
-        let unix_seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |since| since.as_secs_f64());
         // The SDK's rule: bucket `i` holds values above `bounds[i - 1]` up to `bounds[i]`.
         let bucket = self.bounds.partition_point(|&bound| bound < value);
         if let Some(slot) = lock(&self.latest).get_mut(bucket) {
@@ -83,6 +86,13 @@ impl ExemplarSeries {
         };
         lock(&self.latest).get(bucket).copied().flatten()
     }
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }
 
 /// A series as the Prometheus exposition names it: metric family and sorted labels.

@@ -159,8 +159,8 @@ impl<'m> PredictionCall<'m> {
             Some(self.started),
         );
         if let Some(span) = &self.span {
-            self.model.exemplars.ok_duration(span, seconds);
-            self.model.exemplars.confidence(span, prediction.confidence);
+            let exemplars = &self.model.exemplars;
+            exemplars.success(span, seconds, prediction.confidence);
             let label = prediction
                 .label
                 .map(|label| self.span_label(label_slot, label));

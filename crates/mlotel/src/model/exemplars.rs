@@ -1,13 +1,15 @@
 //! The exemplars of a model version's histograms: `ml.prediction.duration` per outcome and
 //! `ml.prediction.confidence`, offered by sampled calls only. Each series is looked up on
-//! its first sampled call, so a model that is never sampled keeps none.
+//! its first sampled call, so a model that is never sampled keeps none. The entry points
+//! are out of line and cold: they run for sampled calls only, whose span costs far more,
+//! and must not grow the unsampled path they branch off.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 
-use crate::exemplars::{ExemplarSeries, histogram_exemplars};
+use crate::exemplars::{ExemplarSeries, histogram_exemplars, unix_now};
 use crate::names::{self, attr, outcome};
 use crate::output::valid_confidence;
 
@@ -33,27 +35,52 @@ impl ModelExemplars {
         }
     }
 
-    /// A successful call's duration, in the `ok` series.
-    pub(crate) fn ok_duration(&self, span: &Context, seconds: f64) {
-        let series = self.ok_duration.get_or_init(|| {
-            let attributes = self.with([KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK)]);
-            histogram_exemplars(&names::PREDICTION_DURATION, &attributes)
-        });
-        series.offer(seconds, span.span().span_context());
+    /// A successful call's duration in the `ok` series and, if it has one, its confidence.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn success(&self, span: &Context, seconds: f64, confidence: Option<f64>) {
+        let now = unix_now();
+        let span = span.span();
+        let context = span.span_context();
+        self.ok_duration_series().offer_at(seconds, context, now);
+        if let Some(confidence) = valid_confidence(confidence) {
+            self.confidence_series().offer_at(confidence, context, now);
+        }
     }
 
-    /// A prediction's confidence, as the histogram records it (clamped to [0, 1]).
+    /// The duration of a successful call whose output is not read, or of a batch.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn ok_duration(&self, span: &Context, seconds: f64) {
+        self.success(span, seconds, None);
+    }
+
+    /// One prediction's confidence (a row of a batch), as the histogram records it.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn confidence(&self, span: &Context, confidence: Option<f64>) {
-        let Some(confidence) = valid_confidence(confidence) else {
-            return;
-        };
-        let series = self.confidence.get_or_init(|| {
+        if let Some(confidence) = valid_confidence(confidence) {
+            self.confidence_series()
+                .offer(confidence, span.span().span_context());
+        }
+    }
+
+    fn ok_duration_series(&self) -> &ExemplarSeries {
+        self.ok_duration.get_or_init(|| {
+            let attributes = self.with([KeyValue::new(attr::PREDICTION_OUTCOME, outcome::OK)]);
+            histogram_exemplars(&names::PREDICTION_DURATION, &attributes)
+        })
+    }
+
+    fn confidence_series(&self) -> &ExemplarSeries {
+        self.confidence.get_or_init(|| {
             histogram_exemplars(&names::PREDICTION_CONFIDENCE, &self.model_attributes)
-        });
-        series.offer(confidence, span.span().span_context());
+        })
     }
 
     /// A failed call's duration, in its outcome's and error type's series.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn failed_duration(
         &self,
         span: &Context,
