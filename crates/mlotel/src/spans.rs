@@ -198,6 +198,14 @@ pub(crate) fn installed_policy() -> SpanPolicy {
     SpanPolicy::from_u8(SPAN_POLICY.load(Ordering::Acquire))
 }
 
+/// Whether a span started from the global tracer provider under `parent` would be dropped:
+/// the installed telemetry's policy, which is the global provider's since installing sets
+/// both; `false` (ask the SDK) before any installation, when the global provider may be
+/// someone else's.
+pub(crate) fn global_drops_child_of(parent: &Context) -> bool {
+    GENERATION.load(Ordering::Acquire) > 1 && installed_policy().drops_child_of(parent)
+}
+
 /// Runs `use_it` with the installed tracing state, read from a per-thread copy so the hot
 /// path touches no shared lock or reference count. `None` before any installation.
 pub(crate) fn with_installed<R>(use_it: impl FnOnce(&TracingState) -> Option<R>) -> Option<R> {

@@ -462,6 +462,11 @@ fn start_span(
     streamed: bool,
 ) -> Option<Context> {
     let parent = Context::current();
+    // Decided before building anything (the name, the attributes, the SDK's span): an
+    // unsampled call then costs a load and a comparison here.
+    if crate::spans::global_drops_child_of(&parent) {
+        return None;
+    }
     let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(instruments::scope());
     let span = tracer
         .span_builder(format!("{operation} {request_model}"))
