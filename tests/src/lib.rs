@@ -25,6 +25,7 @@
 //! seeded generator of every simulation, and [`DiscardSpans`], the span exporter that counts
 //! and drops.
 
+mod doc_tables;
 mod grpc;
 mod http;
 mod raw_http;
@@ -40,6 +41,7 @@ mod wait;
 /// build and inspect messages without depending on `opentelemetry-proto` themselves.
 pub use opentelemetry_proto::tonic as proto;
 
+pub use doc_tables::{backticked, read_doc, table_rows};
 pub use mlotel_testkit::{DiscardSpans, SplitMix64};
 pub use raw_http::{RawResponse, parse_response, raw_request};
 pub use received::{

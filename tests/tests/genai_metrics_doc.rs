@@ -13,6 +13,7 @@ use mlotel::genai::names::{CATALOGUE, SEMCONV_VERSION};
 use mlotel::genai::{GenAiSettings, PriceTable, TokenUsage};
 use mlotel::instrument_genai;
 use mlotel::names::InstrumentKind;
+use mlotel_tests::{backticked, read_doc, table_rows};
 
 struct Row {
     name: String,
@@ -22,33 +23,15 @@ struct Row {
     prometheus: String,
 }
 
-fn backticked(cell: &str) -> Vec<String> {
-    cell.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
-}
-
-fn read(doc: &str) -> String {
-    std::fs::read_to_string(format!("{}/../docs/{doc}", env!("CARGO_MANIFEST_DIR")))
-        .expect("doc exists")
-}
-
 fn rows() -> Vec<Row> {
-    read("genai.md")
-        .lines()
-        .filter(|line| line.starts_with("| `gen_ai.") || line.starts_with("| `ml.gen_ai."))
-        .map(|line| {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            assert_eq!(cells.len(), 6, "a row has 6 cells: {line}");
-            Row {
-                name: backticked(cells[0]).remove(0),
-                kind: cells[1].to_owned(),
-                unit: backticked(cells[2]).remove(0),
-                attributes: backticked(cells[3]).into_iter().collect(),
-                prometheus: backticked(cells[5]).remove(0),
-            }
+    table_rows(&read_doc("genai.md"), &["`gen_ai.", "`ml.gen_ai."], 6)
+        .into_iter()
+        .map(|cells| Row {
+            name: backticked(&cells[0]).remove(0),
+            kind: cells[1].clone(),
+            unit: backticked(&cells[2]).remove(0),
+            attributes: backticked(&cells[3]).into_iter().collect(),
+            prometheus: backticked(&cells[5]).remove(0),
         })
         .collect()
 }
@@ -82,10 +65,13 @@ fn every_instrument_is_documented_as_defined() {
     );
     let pin = format!("GenAI semantic conventions v{SEMCONV_VERSION}");
     assert!(
-        read("metrics.md").contains(&pin),
+        read_doc("metrics.md").contains(&pin),
         "docs/metrics.md pins {pin}"
     );
-    assert!(read("genai.md").contains(&pin), "docs/genai.md pins {pin}");
+    assert!(
+        read_doc("genai.md").contains(&pin),
+        "docs/genai.md pins {pin}"
+    );
 }
 
 #[instrument_genai(provider = "openai", model = "priced", stream)]

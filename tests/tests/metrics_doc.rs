@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mlotel::names::{CATALOGUE, InstrumentKind};
 use mlotel::{Model, Outcome, Telemetry};
+use mlotel_tests::{backticked, read_doc, table_rows};
 
 struct Row {
     name: String,
@@ -15,31 +16,17 @@ struct Row {
     prometheus: Option<String>,
 }
 
-fn backticked(cell: &str) -> Vec<String> {
-    cell.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect()
-}
-
 fn documented_rows() -> Vec<Row> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
-    let text = std::fs::read_to_string(path).expect("docs/metrics.md exists");
-    text.lines()
-        .filter(|line| line.starts_with("| `"))
-        .map(|line| {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            assert_eq!(cells.len(), 5, "a row has 5 cells: {line}");
-            Row {
-                name: backticked(cells[0]).remove(0),
-                kind: cells[1].to_owned(),
-                unit: backticked(cells[2]).first().cloned().unwrap_or_default(),
-                attributes: backticked(cells[3]).into_iter().collect(),
-                prometheus: cells[4]
-                    .starts_with('`')
-                    .then(|| backticked(cells[4]).remove(0)),
-            }
+    table_rows(&read_doc("metrics.md"), &["`"], 5)
+        .into_iter()
+        .map(|cells| Row {
+            name: backticked(&cells[0]).remove(0),
+            kind: cells[1].clone(),
+            unit: backticked(&cells[2]).first().cloned().unwrap_or_default(),
+            attributes: backticked(&cells[3]).into_iter().collect(),
+            prometheus: cells[4]
+                .starts_with('`')
+                .then(|| backticked(&cells[4]).remove(0)),
         })
         .collect()
 }
