@@ -5,13 +5,8 @@
 //! capture is off (the default); with it on, the text is kept, which allocates.
 //! Allocations of other threads (the batch span processor's) are not counted.
 //!
-//! Counting needs a `#[global_allocator]`, whose `GlobalAlloc` impl needs `unsafe`: this
-//! crate's `Cargo.toml` denies `unsafe_code` instead of forbidding it, and this file alone
-//! allows it (as tests/hot_path_allocations.rs does).
-#![allow(unsafe_code)]
+//! Counting: the `#[global_allocator]` is mlotel-testkit's `CountingAllocator`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
@@ -20,57 +15,12 @@ use std::task::{Context, Poll, Waker};
 use futures_core::Stream;
 use mlotel::genai::{GenAiChunk, TokenUsage};
 use mlotel::{Sampler, Telemetry, instrument_genai};
+use mlotel_testkit::{CountingAllocator, allocations_in};
 use mlotel_tests::DiscardSpans;
 use opentelemetry_sdk::trace::BatchSpanProcessor;
 
-/// The system allocator, counting the allocations (and reallocations) of each thread.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    // A `const` thread-local without a destructor: reading it never allocates or fails.
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only a thread-local `Cell`.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Allocations made by `run` on this thread.
-fn allocations_in(run: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    run();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 /// Chunks in the measured window.
 const CHUNKS: u64 = 10_000;

@@ -5,17 +5,13 @@
 //! context and attributes): that figure is measured and printed (`--nocapture`), not
 //! asserted. Allocations of other threads (the batch span processor's) are not counted.
 //!
-//! Counting needs a `#[global_allocator]`, and implementing `GlobalAlloc` needs `unsafe`:
-//! the workspace forbids `unsafe_code`, which no attribute in a file can relax, so this
-//! crate's `Cargo.toml` denies it instead and this file alone allows it.
-#![allow(unsafe_code)]
+//! Counting: the `#[global_allocator]` is mlotel-testkit's `CountingAllocator`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::{Mutex, MutexGuard};
 
 use mlotel::{Model, Sampler, Telemetry, instrument_ml};
+use mlotel_testkit::{CountingAllocator, allocations_in};
 use mlotel_tests::DiscardSpans;
 use opentelemetry::Context;
 use opentelemetry::trace::{
@@ -24,54 +20,8 @@ use opentelemetry::trace::{
 };
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 
-/// The system allocator, counting the allocations (and reallocations) of each thread.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    // A `const` thread-local without a destructor: reading it never allocates or fails.
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only a thread-local `Cell`.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Allocations made by `run` on this thread.
-fn allocations_in(run: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    run();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 /// Calls in the measured window, and the one call before it.
 const CALLS: u64 = 10_000;

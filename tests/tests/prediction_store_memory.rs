@@ -4,55 +4,12 @@
 //! reused), so 100 times the capacity in predictions leaves the heap where it was; the
 //! predictions pushed out are counted as evictions, exactly.
 //!
-//! Counting needs a `#[global_allocator]`, and implementing `GlobalAlloc` needs `unsafe`
-//! (see tests/hot_path_allocations.rs, whose counter this copies).
-#![allow(unsafe_code)]
+//! Counting: the `#[global_allocator]` is mlotel-testkit's `CountingAllocator`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use mlotel::{Label, Model, Prediction, Telemetry};
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static BYTES: Cell<i64> = const { Cell::new(0) };
-}
-
-fn count(bytes: i64, allocation: bool) {
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + u64::from(allocation)));
-    let _ = BYTES.try_with(|total| total.set(total.get() + bytes));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only thread-local `Cell`s.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64, true);
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64, true);
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as i64 - layout.size() as i64, true);
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as i64), false);
-        // SAFETY: forwarded as received (see the impl).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use mlotel_testkit::{CountingAllocator, heap_change_in};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -85,12 +42,11 @@ fn a_flood_without_feedback_keeps_memory_at_the_capacity_and_counts_every_evicti
     };
     // Warm: the thread's stripe and id list exist.
     let first = predict(0).expect("a store hands out ids");
-    let (allocations_before, bytes_before) = (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get));
-    for index in 0..FLOOD {
-        std::hint::black_box(predict(index));
-    }
-    let allocations = ALLOCATIONS.with(Cell::get) - allocations_before;
-    let bytes = BYTES.with(Cell::get) - bytes_before;
+    let (allocations, bytes) = heap_change_in(|| {
+        for index in 0..FLOOD {
+            std::hint::black_box(predict(index));
+        }
+    });
     assert_eq!(allocations, 0, "{FLOOD} stored predictions allocated");
     assert_eq!(bytes, 0, "the heap grew by {bytes} bytes");
 

@@ -5,11 +5,15 @@
 //! - [`SplitMix64`]: a seeded generator (uniform, normal, weighted picks), the same values on
 //!   every platform and version.
 //! - [`DiscardSpans`] (feature `spans`): a span exporter that counts and drops what it gets.
+//! - [`CountingAllocator`]: the system allocator, counting each thread's allocations, for
+//!   the tests that assert a path allocates nothing.
 
+mod alloc_count;
 mod rng;
 #[cfg(feature = "spans")]
 mod spans;
 
+pub use alloc_count::{CountingAllocator, allocations_in, heap_change_in};
 pub use rng::SplitMix64;
 #[cfg(feature = "spans")]
 pub use spans::DiscardSpans;
