@@ -353,25 +353,35 @@ def check_exemplars(prometheus, jaeger, queries):
     if len(exemplar_queries) < 3:
         raise Failure(f"{len(exemplar_queries)} dashboard queries draw exemplars; want latency by "
                       "route, prediction latency and the confidence heatmap")
-    spans = {}
+    spans = set()
     for query in exemplar_queries:
         found = wait_for(f"exemplars for {query['dashboard']} / {query['panel']}",
                          lambda: prometheus.exemplars(query["expr"]), 60, 2)
         exemplars = [exemplar for series in found for exemplar in series["exemplars"]]
-        # The newest few of each panel: enough to show the link holds, few Jaeger lookups.
-        for exemplar in sorted(exemplars, key=lambda e: e["timestamp"])[-5:]:
-            labels = exemplar["labels"]
-            spans[labels["trace_id"]] = labels["span_id"]
+        spans |= {(e["labels"]["trace_id"], e["labels"]["span_id"]) for e in exemplars}
         log(f"{query['panel']}: {len(exemplars)} exemplars")
 
-    def has_span(trace_id, span_id):
-        trace = jaeger.trace(trace_id)
-        return trace and any(span["spanID"] == span_id for span in trace["spans"])
+    # Every exemplar's trace, with the exemplar's span in it. Spans still in the SDK's or
+    # the Collector's batches arrive within seconds: one deadline for all of them.
+    missing = set(spans)
+    traces = {}
 
-    for trace_id, span_id in sorted(spans.items()):
-        wait_for(f"exemplar trace {trace_id} with span {span_id} in Jaeger",
-                 lambda: has_span(trace_id, span_id), 60, 1)
-    log(f"every one of {len(spans)} exemplar traces is in Jaeger with the exemplar's span")
+    def all_in_jaeger():
+        for trace_id, span_id in sorted(missing):
+            if trace_id not in traces or span_id not in traces[trace_id]:
+                trace = jaeger.trace(trace_id)
+                traces[trace_id] = {span["spanID"] for span in trace["spans"]} if trace else set()
+            if span_id in traces[trace_id]:
+                missing.discard((trace_id, span_id))
+        return not missing
+
+    try:
+        wait_for(f"the {len(spans)} exemplar spans in Jaeger", all_in_jaeger, 90, 2)
+    except Failure:
+        raise Failure(f"{len(missing)} of {len(spans)} exemplar spans never reached Jaeger, e.g. "
+                      f"{sorted(missing)[:3]}") from None
+    log(f"every one of the {len(spans)} exemplars' spans is in Jaeger "
+        f"({len({trace_id for trace_id, _ in spans})} traces)")
 
 
 def post(url, body, headers):

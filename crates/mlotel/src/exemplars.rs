@@ -123,6 +123,7 @@ pub fn histogram_exemplars(spec: &InstrumentSpec, attributes: &[KeyValue]) -> Ar
 
 /// The exemplars of the exposed series `family` with `labels` (the exporter's
 /// `otel_scope_*` labels are ignored: exemplars are kept per instrument attributes).
+#[cfg(feature = "prometheus")]
 pub(crate) fn exposed_series(family: &str, labels: &[(&str, &str)]) -> Option<Arc<ExemplarSeries>> {
     let board = lock(&BOARD);
     if board.is_empty() {
@@ -220,6 +221,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "prometheus")]
     fn series_are_found_by_exposed_name_and_labels_whatever_their_order() {
         let attributes = [
             KeyValue::new("ml.model.name", "exemplar-unit"),
