@@ -582,7 +582,10 @@ def check_logs(logs, traced):
     got = {key: line.get(key) for key in want}
     if got != want:
         raise Failure(f"the failed request's log line has {got}, want {want}: {line}")
-    if any(value in json.dumps(line) for value in ("6.0", "2.9", "4.5", "1.5")):
+    # The values as numbers of their own: a bare substring test once matched "2.9" inside
+    # the line's own time ("…:42.930…Z") and failed a correct line.
+    feature_value = re.compile(r"(?<![\d.])(?:6\.0|2\.9|4\.5|1\.5)(?![\d])")
+    if feature_value.search(json.dumps(line)):
         raise Failure(f"a feature value in the failed request's log line: {line}")
     by_type = logs.query('service.name:="predictor" error.type:=model_failure | fields trace_id')
     if failed not in {row.get("trace_id") for row in by_type}:
