@@ -41,7 +41,7 @@ pub use mlotel::names::UNMATCHED_ROUTE;
 pub use service::ServiceTelemetry;
 pub use system::{DEFAULT_SAMPLE_INTERVAL, SampleReader, SystemSample, SystemSampler};
 
-use actix_web::http::header::{self, Accept, Header as _};
+use actix_web::http::header::{self, Accept, Header as _, Quality};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 
 /// The exposition of every mlotel instrument as an actix-web response, in the format the
@@ -65,12 +65,17 @@ pub fn metrics_response(handle: &mlotel::PrometheusHandle, request: &HttpRequest
 }
 
 /// Whether the request's most preferred media type we can serve is OpenMetrics (an absent
-/// or unparseable `Accept` gets the classic format, which every scraper reads).
+/// or unparseable `Accept` gets the classic format, which every scraper reads). Types with
+/// `q=0` are refused, not preferred last.
 fn prefers_openmetrics(request: &HttpRequest) -> bool {
-    let Ok(accept) = Accept::parse(request) else {
+    let Ok(Accept(items)) = Accept::parse(request) else {
         return false;
     };
-    accept
+    let acceptable = items
+        .into_iter()
+        .filter(|item| item.quality > Quality::ZERO)
+        .collect();
+    Accept(acceptable)
         .ranked()
         .iter()
         .find_map(
@@ -81,4 +86,39 @@ fn prefers_openmetrics(request: &HttpRequest) -> bool {
             },
         )
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::prefers_openmetrics;
+
+    fn prefers(accept: Option<&str>) -> bool {
+        let request = accept.map_or_else(TestRequest::default, |value| {
+            TestRequest::default().insert_header(("accept", value))
+        });
+        prefers_openmetrics(&request.to_http_request())
+    }
+
+    #[test]
+    fn openmetrics_only_when_ranked_first_and_acceptable() {
+        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert!(prefers(Some(prometheus)));
+        assert!(prefers(Some("application/openmetrics-text")));
+        assert!(!prefers(None));
+        assert!(!prefers(Some("*/*")));
+        assert!(!prefers(Some("text/plain;version=0.0.4")));
+        assert!(!prefers(Some(
+            "text/plain;q=0.9,application/openmetrics-text;q=0.5"
+        )));
+        assert!(
+            !prefers(Some("application/openmetrics-text;q=0")),
+            "q=0 refuses it"
+        );
+        assert!(!prefers(Some(
+            "application/openmetrics-text;q=0,text/plain"
+        )));
+        assert!(!prefers(Some("not a media type")));
+    }
 }

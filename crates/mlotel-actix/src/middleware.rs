@@ -667,9 +667,11 @@ impl Finish {
         match series {
             Some(series) => {
                 series.duration.record(elapsed);
-                series
-                    .exemplars
-                    .offer(elapsed, self.cx.span().span_context());
+                let span = self.cx.span();
+                let context = span.span_context();
+                if context.is_sampled() {
+                    series.exemplars.offer(elapsed, context);
+                }
                 if let Some(size) = self.request_size {
                     series.request_size.record(size);
                 }

@@ -55,7 +55,10 @@ impl ExemplarSeries {
     /// Keeps `value` as its bucket's exemplar if `context` is sampled and `value` finite
     /// (non-finite values are not recorded by histograms either).
     pub fn offer(&self, value: f64, context: &SpanContext) {
-        self.offer_at(value, context, unix_now());
+        // Checked before reading the clock: most callers are not sampled.
+        if context.is_sampled() && value.is_finite() {
+            self.offer_at(value, context, unix_now());
+        }
     }
 
     /// [`offer`](Self::offer) with the time already read (one reading for a call's
